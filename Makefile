@@ -1,0 +1,41 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Quiet TensorFlow's start-up chatter; SUITE_THREADS sets the CPU threads (default: all cores).
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONUNBUFFERED := 1
+
+.PHONY: run test test-slow faults bench lint clean
+
+$(PY): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(PY)
+
+## run: every task-1 experiment on scikit-learn's bundled 8x8 digits (no download, < 3 min)
+run: $(PY)
+	$(PY) -m tasks.task1 all --dataset digits --out runs/task1-digits --overwrite
+
+## test: the fast test suite (< 10 min on 2 cores)
+test: $(PY)
+	$(PY) -m pytest -q
+
+## test-slow: the tests marked slow
+test-slow: $(PY)
+	$(PY) -m pytest -q -m slow
+
+## faults: the fault-injection suite (real processes killed and restarted)
+faults: $(PY)
+	$(PY) -m pytest -q -m faults
+
+## bench: every speed benchmark (each prints one JSON line)
+bench: $(PY)
+	for b in bench/*.py; do $(PY) $$b || exit 1; done
+
+lint: $(PY)
+	$(PY) -m ruff check .
+
+clean:
+	rm -rf runs .pytest_cache

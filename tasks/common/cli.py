@@ -1,0 +1,194 @@
+"""The command line every task shares: `python -m tasks.taskN <experiment> [flags]`.
+
+A task is a `Task`; an experiment is a function registered on it by name:
+
+    task = Task("task1", "The NumPy MLP on MNIST.")
+
+    @task.experiment("init", "Zero, normal and Glorot initialisation: training loss per epoch.",
+                     arguments=[arg("--lr", type=positive_float, default=7e-4, help="...")])
+    def init(args, run):
+        ...  # train, then run.write_metrics(...), run.write_report(...)
+
+    if __name__ == "__main__":
+        raise SystemExit(task.main())
+
+Every experiment gets the common flags (`--data-dir`, `--out`, `--seed`, `--quick`,
+`--dataset`, `--overwrite`, `--threads`). Its function receives the parsed flags and its
+`RunDir`. A `UsageError` or `DataError` anywhere becomes one sentence on stderr and exit
+status 2; Ctrl-C becomes a line saying how to resume and exit status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from data.errors import DataError
+from tasks.common.env import default_threads, limit_threads, set_seed
+from tasks.common.errors import UsageError
+from tasks.common.runs import RunDir
+
+# Flags that say where and how fast to run, not what: they do not make a new configuration.
+NOT_CONFIG = {"experiment", "out", "overwrite", "threads", "data_dir"}
+
+
+def arg(*names, **kwargs):
+    """One experiment flag, as `argparse.add_argument` takes it."""
+    return names, kwargs
+
+
+def _number(kind, test, wanted):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}") from None
+        if not test(value):
+            raise argparse.ArgumentTypeError(f"{text} is not {wanted}")
+        return value
+
+    parse.__name__ = wanted
+    return parse
+
+
+positive_int = _number(int, lambda v: v > 0, "a positive integer")
+nonnegative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
+positive_float = _number(float, lambda v: v > 0, "a positive number")
+nonnegative_float = _number(float, lambda v: v >= 0, "a number >= 0")
+fraction = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+
+
+def int_list(text: str) -> list[int]:
+    """'400,500,600' -> [400, 500, 600]."""
+    return [positive_int(t) for t in text.split(",") if t.strip()]
+
+
+def float_list(text: str) -> list[float]:
+    return [positive_float(t) for t in text.split(",") if t.strip()]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line (not usage plus error) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+@dataclass
+class Experiment:
+    name: str
+    help: str
+    func: Callable
+    arguments: list = field(default_factory=list)
+    datasets: tuple = ()
+    default_dataset: str | None = None
+
+
+class Task:
+    """A task's experiments and its command line.
+
+    Args:
+        name: `task1` ... (also the results folder `runs/<name>/`).
+        description: the first line of `--help`.
+        datasets: the datasets its experiments accept by default; the first is the default.
+    """
+
+    def __init__(self, name: str, description: str, datasets=("mnist",)):
+        self.name = name
+        self.description = description
+        self.datasets = tuple(datasets)
+        self.experiments: dict[str, Experiment] = {}
+
+    def experiment(self, name: str, help: str, arguments=(), datasets=None,
+                   default_dataset=None):
+        """Register `func(args, run)` as experiment `name` (decorator)."""
+
+        def register(func):
+            sets = tuple(datasets or self.datasets)
+            self.experiments[name] = Experiment(name, help, func, list(arguments), sets,
+                                                default_dataset or sets[0])
+            return func
+
+        return register
+
+    # -- command line ------------------------------------------------------------------
+    def parser(self) -> argparse.ArgumentParser:
+        parser = _Parser(prog=f"python -m tasks.{self.name}", description=self.description,
+                         formatter_class=argparse.RawDescriptionHelpFormatter,
+                         epilog="Run `python -m tasks.%s <experiment> --help` for its flags. "
+                                "Results go to runs/%s/<experiment>/ (or --out)."
+                                % (self.name, self.name))
+        sub = parser.add_subparsers(dest="experiment", metavar="<experiment>", required=True,
+                                    parser_class=_Parser)
+        for exp in self.experiments.values():
+            p = sub.add_parser(exp.name, help=exp.help, description=exp.help,
+                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+            self._common_flags(p, exp)
+            for names, kwargs in exp.arguments:
+                p.add_argument(*names, **kwargs)
+        return parser
+
+    def _common_flags(self, p, exp: Experiment) -> None:
+        g = p.add_argument_group("common flags")
+        g.add_argument("--data-dir", help="folder holding the dataset files (else "
+                       "$SUITE_DATA_DIR, then ~/.keras/datasets, then a download)")
+        g.add_argument("--out", help=f"results folder (default runs/{self.name}/{exp.name})")
+        g.add_argument("--seed", type=int, default=0, help="seed for splits, init and shuffling")
+        g.add_argument("--quick", action="store_true", help="a tiny budget, for smoke runs")
+        g.add_argument("--dataset", choices=exp.datasets, default=exp.default_dataset,
+                       help="dataset to run on")
+        g.add_argument("--overwrite", action="store_true",
+                       help="replace results written by another configuration")
+        g.add_argument("--threads", type=positive_int, default=default_threads(),
+                       help="CPU threads for NumPy and TensorFlow ($SUITE_THREADS)")
+
+    def main(self, argv=None) -> int:
+        """Parse `argv`, run the experiment, return the exit status."""
+        args = self.parser().parse_args(argv)
+        try:
+            limit_threads(args.threads)
+            run = self.run(args)
+        except (UsageError, DataError) as error:
+            print(f"{self.name}: error: {error}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"\n{self.name}: interrupted; run the same command again to resume.",
+                  file=sys.stderr)
+            return 130
+        print(f"\nreport: {run.file('report.md')}")
+        return 0
+
+    def run(self, args) -> RunDir:
+        """Run one experiment with parsed flags; return its results folder."""
+        exp = self.experiments[args.experiment]
+        out = Path(args.out) if args.out else Path("runs") / self.name / exp.name
+        config = {k: v for k, v in vars(args).items() if k not in NOT_CONFIG}
+        run = RunDir(out, config, overwrite=args.overwrite)
+        set_seed(args.seed)
+        start = time.time()
+        exp.func(args, run)
+        print(f"{self.name} {exp.name}: done in {time.time() - start:.1f} s")
+        return run
+
+    def run_all(self, args, names, run: RunDir) -> dict[str, RunDir]:
+        """Run experiments `names` with this call's common flags, each in `run`'s subfolder."""
+        parser = self.parser()
+        done = {}
+        for name in names:
+            argv = [name, "--seed", str(args.seed), "--threads", str(args.threads),
+                    "--out", str(run.path / name)]
+            if args.quick:
+                argv.append("--quick")
+            if args.overwrite:
+                argv.append("--overwrite")
+            if args.data_dir:
+                argv += ["--data-dir", args.data_dir]
+            if args.dataset in self.experiments[name].datasets:
+                argv += ["--dataset", args.dataset]
+            print(f"\n=== {self.name} {name}")
+            done[name] = self.run(parser.parse_args(argv))
+        return done

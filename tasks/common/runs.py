@@ -1,0 +1,96 @@
+"""Results folders: `runs/<task>/<experiment>/` with config, metrics, history, plots, report.
+
+A folder remembers the configuration that wrote it (`config.json`). Running again with the
+same configuration continues or replaces it; a different configuration is refused unless
+`--overwrite` is given, so one run's results never silently replace another's.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import time
+from pathlib import Path
+
+from tasks.common.env import library_versions
+from tasks.common.errors import UsageError
+from tasks.common.io import (atomic_write_bytes, atomic_write_csv, atomic_write_json,
+                             atomic_write_text, read_json)
+
+CONFIG_FILE = "config.json"
+
+
+class RunDir:
+    """One experiment's results folder.
+
+    Args:
+        path: the folder (created if missing).
+        config: the settings that define the results (flags, hyper-parameters); compared
+            with the folder's `config.json` when it exists.
+        overwrite: replace a folder written by another configuration.
+    """
+
+    def __init__(self, path, config: dict, overwrite: bool = False):
+        self.path = Path(path)
+        self.config = config
+        config_path = self.path / CONFIG_FILE
+        if config_path.exists():
+            previous = read_json(config_path).get("config", {})
+            if previous != _normalise(config):
+                if not overwrite:
+                    changed = sorted(k for k in set(previous) | set(config)
+                                     if previous.get(k) != _normalise(config).get(k))
+                    raise UsageError(
+                        f"{self.path} holds results of another configuration (differs in "
+                        f"{', '.join(changed)}); pass --overwrite to replace them or --out "
+                        f"to write elsewhere.")
+                shutil.rmtree(self.path)
+            elif overwrite:
+                shutil.rmtree(self.path)
+        elif overwrite is False and self.path.is_dir() and any(self.path.iterdir()):
+            # A folder with files but no config.json is not ours: never write into it.
+            raise UsageError(f"{self.path} exists and is not a results folder of this suite; "
+                             f"choose an empty or new folder with --out.")
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.started = time.time()
+        atomic_write_json(config_path, {"config": _normalise(config),
+                                        "versions": library_versions()})
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def write_json(self, name: str, obj) -> Path:
+        return atomic_write_json(self.file(name), obj)
+
+    def write_metrics(self, metrics: dict) -> Path:
+        """`metrics.json`: every figure the report quotes, snake_case keys."""
+        return self.write_json("metrics.json", metrics)
+
+    def write_csv(self, name: str, rows: list[dict], fieldnames=None) -> Path:
+        return atomic_write_csv(self.file(name), rows, fieldnames)
+
+    def write_history(self, rows: list[dict], fieldnames=None) -> Path:
+        """`history.csv`: one row per epoch (or per evaluation step)."""
+        return self.write_csv("history.csv", rows, fieldnames)
+
+    def save_figure(self, fig, name: str) -> str:
+        """Save a matplotlib figure as PNG (atomically), close it, return the file name."""
+        import matplotlib.pyplot as plt
+
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        atomic_write_bytes(self.file(name), buffer.getvalue())
+        return name
+
+    def write_report(self, report) -> Path:
+        return atomic_write_text(self.file("report.md"), report.render())
+
+
+def _normalise(config: dict) -> dict:
+    """The config as it reads back from JSON (tuples become lists, paths strings)."""
+    import json
+
+    from tasks.common.io import to_json
+
+    return json.loads(to_json(config))

@@ -113,3 +113,116 @@ def plot_learning_curves(run, rows: list[dict], name: str = "learning_curves.png
 
 def count_params(model) -> int:
     return int(model.count_params())
+
+
+# -- added for tasks 2 and 3 (reusable by task 4) -------------------------------------------
+def evaluate_each_epoch(dataset, prefix: str = "test"):
+    """A callback that evaluates `dataset` after every epoch and adds `<prefix>_loss` and
+    `<prefix>_accuracy` to the epoch's logs, so History, `history.csv` and TensorBoard get
+    them. Put it before the TensorBoard callback (`fit_callbacks(..., extra=...)` puts it after,
+    so pass it first: `[evaluate_each_epoch(test)] + fit_callbacks(run)`).
+    """
+    import keras
+
+    class EvaluateEachEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            results = self.model.evaluate(dataset, verbose=0, return_dict=True)
+            if logs is not None:
+                for key, value in results.items():
+                    if key in ("loss", "accuracy"):  # not the regulariser's sub-totals
+                        logs[f"{prefix}_{key}"] = float(value)
+
+    return EvaluateEachEpoch()
+
+
+def step_loss_logger(every: int = 100):
+    """A callback recording the training loss every `every` updates in `.rows`
+    ({"step", "loss"}; Keras's batch loss is the running mean over the epoch so far, so the
+    logger keeps the mean of the last `every` batch values it can recover from it)."""
+    import keras
+
+    class StepLossLogger(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.rows = []
+            self.step = 0
+            self._previous_mean = 0.0
+            self._window = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._previous_mean = 0.0
+
+        def on_train_batch_end(self, batch, logs=None):
+            mean = float((logs or {}).get("loss", float("nan")))
+            # Keras logs the mean over batches 0..batch: recover this batch's own loss.
+            self._window.append(mean * (batch + 1) - self._previous_mean * batch)
+            self._previous_mean = mean
+            self.step += 1
+            if self.step % every == 0:
+                self.rows.append({"step": self.step,
+                                  "loss": sum(self._window) / len(self._window)})
+                self._window = []
+
+    return StepLossLogger()
+
+
+def time_budget(minutes: float, anneal: bool = True):
+    """A callback that stops training after `minutes` of wall-clock time and, with `anneal`,
+    lowers the learning rate along a cosine of the budget's elapsed fraction (from the
+    optimiser's rate at the start down to zero), so a run of any length ends annealed.
+    `.stopped_early` says whether the budget ended the run; `.seconds` is the time used.
+    """
+    import math
+    import time
+
+    import keras
+
+    class TimeBudget(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.budget_seconds = 60.0 * minutes
+            self.stopped_early = False
+            self.seconds = 0.0
+            self._start = None
+            self._base_lr = None
+
+        def on_train_begin(self, logs=None):
+            self._start = time.perf_counter()
+            self._base_lr = float(keras.ops.convert_to_numpy(
+                self.model.optimizer.learning_rate))
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.seconds = time.perf_counter() - self._start
+            if anneal:
+                fraction = min(1.0, self.seconds / self.budget_seconds)
+                self.model.optimizer.learning_rate.assign(
+                    self._base_lr * 0.5 * (1 + math.cos(math.pi * fraction)))
+
+        def on_train_batch_end(self, batch, logs=None):
+            if time.perf_counter() - self._start >= self.budget_seconds:
+                self.stopped_early = True
+                self.model.stop_training = True
+
+    return TimeBudget()
+
+
+def log_confusion_matrix(log_dir, matrix, class_names, step: int = 0,
+                         name: str = "confusion_matrix") -> None:
+    """Write the confusion matrix as an image into TensorBoard's `log_dir` (Images tab),
+    drawn by scikit-learn's `ConfusionMatrixDisplay`."""
+    import io
+
+    import tensorflow as tf
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    fig, ax = new_figure(width=7, height=6)
+    ConfusionMatrixDisplay(matrix, display_labels=class_names).plot(
+        ax=ax, colorbar=False, xticks_rotation=45)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    image = tf.image.decode_png(buffer.getvalue(), channels=4)[None]
+    with tf.summary.create_file_writer(str(log_dir)).as_default():
+        tf.summary.image(name, image, step=step)

@@ -1,0 +1,113 @@
+"""A configurable Keras MLP: the task-2 model and the task-3 baselines.
+
+    model = make_mlp((28, 28, 1), 10, hidden=(300,), activation="relu",
+                     initializer="normal", regularizer="l2", strength=1e-4, dropout=0.0)
+
+A pure function of its arguments; the optimiser is chosen apart (`make_optimizer`), so the
+task-2 studies can vary one thing at a time.
+"""
+
+from __future__ import annotations
+
+import math
+
+INITIALIZERS = ("normal", "glorot", "glorot_normal", "uniform", "he")
+ACTIVATIONS = ("relu", "elu", "tanh", "sigmoid")
+REGULARIZERS = ("none", "l1", "l2")
+OPTIMIZERS = ("sgd", "adadelta", "adagrad", "adam", "rmsprop")
+
+
+def make_initializer(name: str, std: float = 1e-4, seed: int | None = None):
+    """`normal` is N(0, std) (the report's std 1e-4); `uniform` is Keras's U(-0.05, 0.05)."""
+    import keras
+
+    makers = {
+        "normal": lambda: keras.initializers.RandomNormal(0.0, std, seed=seed),
+        "glorot": lambda: keras.initializers.GlorotUniform(seed=seed),
+        "glorot_normal": lambda: keras.initializers.GlorotNormal(seed=seed),
+        "uniform": lambda: keras.initializers.RandomUniform(-0.05, 0.05, seed=seed),
+        "he": lambda: keras.initializers.HeNormal(seed=seed),
+    }
+    if name not in makers:
+        raise ValueError(f"initializer {name!r} is not one of {', '.join(makers)}")
+    return makers[name]()
+
+
+def make_regularizer(name: str, strength: float):
+    """Keras's L1 / L2 penalty: `strength * sum(|w|)` or `strength * sum(w**2)` on the loss."""
+    import keras
+
+    if name == "none" or strength == 0:
+        return None
+    if name == "l1":
+        return keras.regularizers.L1(strength)
+    if name == "l2":
+        return keras.regularizers.L2(strength)
+    raise ValueError(f"regularizer {name!r} is not one of {', '.join(REGULARIZERS)}")
+
+
+def make_mlp(input_shape, num_classes: int, hidden=(300,), activation: str = "relu",
+             initializer: str = "glorot", init_std: float = 1e-4, regularizer: str = "none",
+             strength: float = 0.0, dropout: float = 0.0, seed: int | None = None):
+    """A dense network: Flatten, then per hidden size Dense + activation (+ Dropout), softmax.
+
+    Args:
+        input_shape: one example's shape, (28, 28, 1) or (784,); flattened first.
+        num_classes: units of the softmax layer.
+        hidden: hidden layer sizes, input side first; () gives softmax regression.
+        activation: one of `ACTIVATIONS`.
+        initializer: one of `INITIALIZERS`, for every kernel (biases start at zero).
+        init_std: the standard deviation of the `normal` initialiser.
+        regularizer: `none`, `l1` or `l2`, on every kernel, with `strength`.
+        dropout: the rate of a Dropout layer after every hidden layer (0 = none).
+        seed: seeds the initialisers and dropout masks.
+
+    Example:
+        make_mlp((784,), 10, hidden=(64, 32)).count_params()  # 52,650
+    """
+    import keras
+    from keras import layers
+
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation {activation!r} is not one of {', '.join(ACTIVATIONS)}")
+    inputs = keras.Input(shape=tuple(input_shape))
+    x = layers.Flatten()(inputs) if len(input_shape) > 1 else inputs
+    for i, units in enumerate(hidden):
+        x = layers.Dense(units, activation=activation,
+                         kernel_initializer=make_initializer(initializer, init_std,
+                                                             None if seed is None else seed + i),
+                         kernel_regularizer=make_regularizer(regularizer, strength),
+                         name=f"hidden_{i + 1}")(x)
+        if dropout > 0:
+            x = layers.Dropout(dropout, seed=None if seed is None else seed + 100 + i)(x)
+    outputs = layers.Dense(num_classes, activation="softmax",
+                           kernel_initializer=make_initializer(
+                               initializer, init_std, None if seed is None else seed + 99),
+                           kernel_regularizer=make_regularizer(regularizer, strength),
+                           name="softmax")(x)
+    name = "mlp_" + ("-".join(str(h) for h in hidden) or "linear")
+    return keras.Model(inputs, outputs, name=name)
+
+
+def make_optimizer(name: str, learning_rate: float, momentum: float = 0.0,
+                   beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7):
+    """Keras's optimiser `name` with the parameters the task-2 study varies.
+
+    `beta_1`, `beta_2` and `epsilon` go to Adam (the report's Adam: 0.91, 0.999, 1e-4);
+    `momentum` to SGD and RMSprop; Adadelta and Adagrad take only the learning rate.
+    """
+    import keras
+
+    if not (learning_rate > 0 and math.isfinite(learning_rate)):
+        raise ValueError(f"learning rate {learning_rate} is not a positive number")
+    makers = {
+        "sgd": lambda: keras.optimizers.SGD(learning_rate, momentum=momentum),
+        "adadelta": lambda: keras.optimizers.Adadelta(learning_rate),
+        "adagrad": lambda: keras.optimizers.Adagrad(learning_rate),
+        "adam": lambda: keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2,
+                                              epsilon=epsilon),
+        "rmsprop": lambda: keras.optimizers.RMSprop(learning_rate, momentum=momentum),
+    }
+    if name not in makers:
+        raise ValueError(f"optimizer {name!r} is not one of {', '.join(makers)}")
+    return makers[name]()

@@ -1,0 +1,235 @@
+"""Image augmentation with ImageDataGenerator's parameters, on two engines.
+
+The course reports augmented with Keras's `ImageDataGenerator` (IDG): rescale 1/255, shifts
+0.2, zoom 0.5, shear 0.2, horizontal flip. `AugmentConfig` takes the same names with the same
+meanings, so those settings read the same here. Mind IDG's conventions, kept on purpose:
+
+- `shear_range` is in DEGREES: 0.2 is a shear of at most 0.2 degrees, almost none.
+- `zoom_range` 0.5 draws the x and y scale factors independently from [0.5, 1.5], so the
+  aspect ratio changes (`keras.layers.RandomZoom` keeps it unless told otherwise); a factor
+  above 1 shows less of the image (zoom out), as in IDG.
+- `fill_mode` is "nearest" (Keras's preprocessing layers default to "reflect").
+
+Two engines apply it:
+
+- `"legacy"`: IDG itself (`tf_keras.preprocessing.image.ImageDataGenerator`, from the
+  `tf-keras` package; Keras 3 no longer ships it), one image at a time through SciPy.
+- `"fast"` (default): IDG's parameters are drawn for every image of a batch, composed into
+  one affine matrix per image exactly as IDG composes them (flip included), and applied to
+  the whole batch at once with `keras.ops.image.affine_transform`: one bilinear resample per
+  image instead of IDG's one per channel, inside the tf.data graph.
+
+    augment = batch_augmenter(REPORT_AUGMENT)           # images (B, H, W, C) float32
+    dataset = dataset.map(lambda x, y: (augment(x, seed), y))
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+ENGINES = ("fast", "legacy")
+FILL_MODES = ("nearest", "constant", "reflect", "wrap")
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """ImageDataGenerator's augmentation parameters (same names, same meanings).
+
+    Args:
+        rescale: multiply pixel values by this (the reports' 1/255); None = no rescaling.
+        rotation_range: rotate by a uniform angle in [-r, r] DEGREES.
+        width_shift_range: shift by a uniform fraction in [-s, s] of the width.
+        height_shift_range: shift by a uniform fraction in [-s, s] of the height.
+        shear_range: shear by a uniform angle in [-s, s] DEGREES (IDG's unit).
+        zoom_range: z -> scale factors drawn independently for x and y from [1 - z, 1 + z];
+            or a (low, high) pair.
+        horizontal_flip: mirror half of the images left-right.
+        fill_mode: how points outside the image are filled: nearest, constant, reflect, wrap.
+        cval: the fill value for fill_mode "constant".
+        engine: "fast" (affine per batch in tf.data) or "legacy" (IDG itself).
+
+    Example:
+        AugmentConfig(rescale=1 / 255, width_shift_range=0.2, horizontal_flip=True)
+    """
+
+    rescale: float | None = None
+    rotation_range: float = 0.0
+    width_shift_range: float = 0.0
+    height_shift_range: float = 0.0
+    shear_range: float = 0.0
+    zoom_range: float | tuple[float, float] = 0.0
+    horizontal_flip: bool = False
+    fill_mode: str = "nearest"
+    cval: float = 0.0
+    engine: str = "fast"
+
+    def __post_init__(self):
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {self.engine!r}.")
+        if self.fill_mode not in FILL_MODES:
+            raise ValueError(f"fill_mode must be one of {FILL_MODES}, got {self.fill_mode!r}.")
+        for name in ("rotation_range", "width_shift_range", "height_shift_range",
+                     "shear_range"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}.")
+        low, high = self.zoom_bounds
+        if not 0 < low <= high:
+            raise ValueError(f"zoom_range must give factors 0 < low <= high, got "
+                             f"{self.zoom_range}.")
+
+    @property
+    def zoom_bounds(self) -> tuple[float, float]:
+        """The scale factors' range, as IDG reads `zoom_range`."""
+        if isinstance(self.zoom_range, (int, float)):
+            return 1 - self.zoom_range, 1 + self.zoom_range
+        low, high = self.zoom_range
+        return float(low), float(high)
+
+    @property
+    def is_identity(self) -> bool:
+        """True when no geometric change is ever made (rescaling aside)."""
+        return not (self.rotation_range or self.width_shift_range or self.height_shift_range
+                    or self.shear_range or self.zoom_bounds != (1, 1) or self.horizontal_flip)
+
+    def replace(self, **changes) -> AugmentConfig:
+        return AugmentConfig(**{**asdict(self), **changes})
+
+    def to_generator(self):
+        """The equivalent `tf_keras` ImageDataGenerator (for the legacy engine)."""
+        from tf_keras.preprocessing.image import ImageDataGenerator
+
+        return ImageDataGenerator(
+            rescale=self.rescale, rotation_range=self.rotation_range,
+            width_shift_range=self.width_shift_range,
+            height_shift_range=self.height_shift_range, shear_range=self.shear_range,
+            zoom_range=list(self.zoom_bounds), horizontal_flip=self.horizontal_flip,
+            fill_mode=self.fill_mode, cval=self.cval)
+
+
+# The reports' setting (report B): rescale 1/255, shifts 0.2, zoom 0.5, shear 0.2, flip.
+REPORT_AUGMENT = AugmentConfig(rescale=1 / 255, width_shift_range=0.2, height_shift_range=0.2,
+                               shear_range=0.2, zoom_range=0.5, horizontal_flip=True)
+NO_AUGMENT = AugmentConfig(rescale=1 / 255)
+
+
+# -- the fast engine ---------------------------------------------------------------------------
+def affine_parameters(config: AugmentConfig, uniform, height: int, width: int):
+    """IDG's random transform parameters for a batch, from `uniform` (B, 7) draws in [0, 1).
+
+    Returns a dict of (B,) tensors: theta (deg), tx, ty (pixels), shear (deg), zx, zy, flip.
+    As in IDG, `tx` comes from height_shift_range (times the height) and `ty` from
+    width_shift_range (times the width).
+    """
+    import tensorflow as tf
+
+    def spread(column, half_range):
+        return (2.0 * uniform[:, column] - 1.0) * half_range
+
+    low, high = config.zoom_bounds
+    flip = tf.cast(uniform[:, 6] < 0.5, tf.float32) if config.horizontal_flip else \
+        tf.zeros_like(uniform[:, 6])
+    height_shift = config.height_shift_range * (height if config.height_shift_range < 1 else 1)
+    width_shift = config.width_shift_range * (width if config.width_shift_range < 1 else 1)
+    return {
+        "theta": spread(0, config.rotation_range),
+        "tx": spread(1, height_shift),
+        "ty": spread(2, width_shift),
+        "shear": spread(3, config.shear_range),
+        "zx": low + (high - low) * uniform[:, 4],
+        "zy": low + (high - low) * uniform[:, 5],
+        "flip": flip,
+    }
+
+
+def affine_transforms(params, height: int, width: int):
+    """One (B, 8) `affine_transform` row per image: IDG's matrix product, then the flip.
+
+    IDG builds M = rotation . shift . shear . zoom in (x, y) = (column, row) coordinates,
+    centred on the image, mapping an output pixel to the input point it samples; that is
+    exactly the projective transform `keras.ops.image.affine_transform` takes. A horizontal
+    flip of the output, x -> (width - 1) - x, is folded into the same matrix.
+    """
+    import tensorflow as tf
+
+    theta = params["theta"] * (math.pi / 180)
+    shear = params["shear"] * (math.pi / 180)
+    cos, sin = tf.cos(theta), tf.sin(theta)
+    zx, zy, tx, ty = params["zx"], params["zy"], params["tx"], params["ty"]
+    # rotation . shift . shear . zoom, multiplied out (IDG's `apply_affine_transform`).
+    m00 = cos * zx
+    m01 = (-cos * tf.sin(shear) - sin * tf.cos(shear)) * zy
+    m02 = cos * tx - sin * ty
+    m10 = sin * zx
+    m11 = (-sin * tf.sin(shear) + cos * tf.cos(shear)) * zy
+    m12 = sin * tx + cos * ty
+    # transform_matrix_offset_center(M, h, w): offset . M . reset, offsets (h/2 - .5, w/2 - .5).
+    ox, oy = height / 2 - 0.5, width / 2 - 0.5
+    m02 = m02 + ox - m00 * ox - m01 * oy
+    m12 = m12 + oy - m10 * ox - m11 * oy
+    # Horizontal flip of the output: sample M . (width - 1 - x, y).
+    sign = 1.0 - 2.0 * params["flip"]
+    shift = params["flip"] * (width - 1)
+    m02 = m02 + m00 * shift
+    m12 = m12 + m10 * shift
+    m00 = m00 * sign
+    m10 = m10 * sign
+    zeros = tf.zeros_like(m00)
+    return tf.stack([m00, m01, m02, m10, m11, m12, zeros, zeros], axis=1)
+
+
+def fast_augment(images, seed, config: AugmentConfig):
+    """Augment a batch (B, H, W, C) float32 with IDG's semantics; `seed` is a (2,) int tensor.
+
+    Stateless: the same seed gives the same batch, so tf.data can hand each batch its own
+    seed (a fresh one every epoch) and runs stay reproducible.
+    """
+    import keras
+    import tensorflow as tf
+
+    if config.is_identity:
+        return images
+    shape = tf.shape(images)
+    height, width = images.shape[1], images.shape[2]
+    uniform = tf.random.stateless_uniform(tf.stack([shape[0], 7]), seed=seed)
+    transforms = affine_transforms(affine_parameters(config, uniform, height, width),
+                                   height, width)
+    return keras.ops.image.affine_transform(images, transforms, interpolation="bilinear",
+                                            fill_mode=config.fill_mode,
+                                            fill_value=config.cval)
+
+
+# -- the legacy engine -------------------------------------------------------------------------
+def legacy_augmenter(config: AugmentConfig):
+    """A NumPy function (B, H, W, C) float32 -> augmented batch, through IDG itself.
+
+    Draws from NumPy's global random state, as IDG does (seeded by `set_seed`).
+    """
+    import numpy as np
+
+    generator = config.replace(rescale=None).to_generator()
+
+    def augment(images):
+        images = np.asarray(images, dtype=np.float32)
+        if config.is_identity:
+            return images
+        return np.stack([generator.random_transform(image) for image in images]).astype(
+            np.float32)
+
+    return augment
+
+
+def augment_batch_fn(config: AugmentConfig):
+    """`f(images, seed) -> images` for tf.data, on the config's engine (no rescaling)."""
+    import tensorflow as tf
+
+    if config.engine == "fast":
+        return lambda images, seed: fast_augment(images, seed, config)
+    legacy = legacy_augmenter(config)
+
+    def augment(images, seed):
+        out = tf.numpy_function(legacy, [images], tf.float32, stateful=True)
+        out.set_shape(images.shape)
+        return out
+
+    return augment

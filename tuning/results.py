@@ -1,0 +1,195 @@
+"""A finished search's results: `best_hparams.json`, `metrics.json`, `report.md`, the plot.
+
+All of it is made from the rows of `trials.csv` (`Ledger.trial_rows()`), so a report can be
+rewritten from a search's folder at any time.
+"""
+
+from __future__ import annotations
+
+import math
+
+from tasks.common.plots import new_figure
+from tasks.common.report import Report
+from tuning.space import HPARAMS, REPORT_HPARAMS, REPORT_TABLES
+
+# The report's Tables 1-4 (see ../shared/REPORTED.md): value -> (accuracy, loss, params).
+# In Table 1 the rows for 6, 10 and 13 layers read (0.31, 0.86), (0.27, 0.88), (0.21, 0.91):
+# those look like (loss, accuracy) with the columns swapped; they are shown as printed.
+REPORTED = {
+    "depth": {6: (0.3109, 0.8574, 2_736_066), 10: (0.2713, 0.8841, 5_147_458),
+              13: (0.2068, 0.9078, 17_076_546), 16: (0.9445, None, 23_111_490),
+              19: (0.9304, 0.1922, 39_896_898)},
+    "kernel_size": {2: (0.5832, 0.6919, None), 3: (0.5761, 0.6912, None),
+                    4: (0.5444, 0.6894, None), 5: (0.5418, 0.6930, None)},
+    "batch_size": {16: (0.5320, 0.6892, None), 32: (0.5015, 0.6919, None),
+                   64: (0.4859, 0.6935, None), 128: (0.5000, 0.6929, None)},
+    "learning_rate": {0.03: (0.8935, 0.2417, None), 0.01: (0.8595, 0.3279, None),
+                      0.003: (0.6930, 0.5981, None), 0.001: (0.5825, 0.6709, None)},
+}
+TITLES = {"depth": "Table 1: number of conv layers", "kernel_size": "Table 2: kernel size",
+          "batch_size": "Table 3: batch size", "learning_rate": "Table 4: learning rate"}
+
+
+def completed(rows: list[dict], objective: str) -> list[dict]:
+    return [r for r in rows if r["status"] == "completed" and _number(r.get(objective))]
+
+
+def best_row(rows: list[dict], objective: str) -> dict | None:
+    done = completed(rows, objective)
+    if not done:
+        return None
+    pick = min if "loss" in objective else max
+    return pick(done, key=lambda r: float(r[objective]))
+
+
+def best_hparams(row: dict, objective: str) -> dict:
+    """What `python -m tasks.task4 train --hparams` reads, plus where it came from."""
+    hparams = {name: _plain(row[name]) for name in HPARAMS}
+    return {**hparams, "objective": objective, objective: float(row[objective]),
+            "trial_id": row["trial_id"]}
+
+
+def write_results(run, rows: list[dict], objective: str, settings: str,
+                  one_at_a_time: bool, search_seconds: float) -> None:
+    """`best_hparams.json`, `metrics.json`, `objective_vs_hparams.png` and `report.md`."""
+    best = best_row(rows, objective)
+    statuses = [r["status"] for r in rows]
+    metrics = {"trials": len(rows), "trials_completed": statuses.count("completed"),
+               "trials_failed": statuses.count("failed") + statuses.count("invalid"),
+               "objective": objective, "search_seconds": round(search_seconds, 1)}
+    if best:
+        run.write_json("best_hparams.json", best_hparams(best, objective))
+        metrics.update({f"best_{objective}": float(best[objective]),
+                        "best_val_loss": _float(best.get("val_loss")),
+                        "best_params": int(float(best["params"])),
+                        "best_trial_id": best["trial_id"]})
+    run.write_metrics(metrics)
+
+    report = Report("KerasTuner search: the Dogs-vs-Cats VGG", settings)
+    if best:
+        report.heading("Best trial")
+        report.table(["trial", *HPARAMS, objective, "val loss", "params"],
+                     [[best["trial_id"], *(_plain(best[h]) for h in HPARAMS),
+                       _float(best[objective]), _float(best.get("val_loss")),
+                       int(float(best["params"]))]])
+        report.paragraph("`best_hparams.json` holds these values for "
+                         "`python -m tasks.task4 train --hparams best_hparams.json`.")
+    else:
+        report.paragraph("No trial completed; see the reasons in `trials.csv`.")
+    if one_at_a_time:
+        _one_at_a_time_tables(report, rows, objective)
+    else:
+        _search_tables(report, rows, objective)
+    if completed(rows, objective):
+        report.image(plot_objective(run, rows, objective),
+                     f"{objective} of each completed trial against each hyper-parameter")
+    failed = [r for r in rows if r["status"] in ("failed", "invalid")]
+    if failed:
+        report.heading("Failed trials")
+        report.table(["trial", *HPARAMS, "reason"],
+                     [[r["trial_id"], *(_plain(r[h]) for h in HPARAMS), r["reason"]]
+                      for r in failed])
+    report.paragraph(f"{len(rows)} trials ({metrics['trials_completed']} completed, "
+                     f"{metrics['trials_failed']} failed) in {search_seconds:.0f} s. Every "
+                     f"trial is a row of `trials.csv`; TensorBoard's HParams dashboard: "
+                     f"`tensorboard --logdir {run.file('tensorboard')}`.")
+    run.write_report(report)
+
+
+def _one_at_a_time_tables(report, rows, objective):
+    report.heading("The report's Tables 1-4, reproduced")
+    base = ", ".join(f"{k} {v}" for k, v in REPORT_HPARAMS.items())
+    report.paragraph(f"One hyper-parameter varies, the others stay at the report's final "
+                     f"values ({base}). Reported figures are from `../shared/REPORTED.md`.")
+    for name, values in REPORT_TABLES.items():
+        report.heading(TITLES[name], 3)
+        table = []
+        for value in values:
+            row = _find(rows, {**REPORT_HPARAMS, name: value})
+            acc, loss, params = REPORTED[name][value]
+            mine = row if row and row["status"] == "completed" else None
+            table.append([value,
+                          _float(mine[objective]) if mine else (row or {}).get("status", "–"),
+                          _float(mine.get("val_loss")) if mine else None,
+                          int(float(mine["params"])) if mine else None, acc, loss, params])
+        report.table([name, f"{objective} (this run)", "val loss (this run)",
+                      "params (this run)", "accuracy (report)", "loss (report)",
+                      "params (report)"], table)
+
+
+def _search_tables(report, rows, objective):
+    report.heading("Each hyper-parameter's values")
+    report.paragraph(f"Completed trials grouped by one hyper-parameter's value: how many, "
+                     f"the best and mean {objective}, and the best trial's val loss.")
+    done = completed(rows, objective)
+    for name in HPARAMS:
+        groups = {}
+        for r in done:
+            key = _plain(r[name])
+            key = round(key, 4) if name == "learning_rate" and len(done) > 8 else key
+            groups.setdefault(key, []).append(r)
+        table = []
+        for value in sorted(groups, key=str if name == "optimizer" else float):
+            group = groups[value]
+            scores = [float(r[objective]) for r in group]
+            best = best_row(group, objective)
+            table.append([value, len(group), _float(best[objective]), sum(scores) / len(scores),
+                          _float(best.get("val_loss")), int(float(best["params"]))])
+        report.heading(name, 3)
+        report.table([name, "trials", f"best {objective}", f"mean {objective}",
+                      "val loss (best)", "params (best)"], table)
+
+
+def plot_objective(run, rows, objective: str, name: str = "objective_vs_hparams.png") -> str:
+    """One panel per hyper-parameter: each completed trial's objective against its value."""
+    done = completed(rows, objective)
+    fig, axes = new_figure(1, len(HPARAMS), width=3.2 * len(HPARAMS), height=3.2)
+    for ax, hp in zip(axes, HPARAMS, strict=True):
+        x = [_plain(r[hp]) for r in done]
+        y = [float(r[objective]) for r in done]
+        if hp == "optimizer":
+            labels = sorted(set(x))
+            x = [labels.index(v) for v in x]
+            ax.set_xticks(range(len(labels)), labels)
+        ax.scatter(x, y, alpha=0.7)
+        if hp == "learning_rate":
+            ax.set_xscale("log")
+        ax.set(xlabel=hp, ylabel=objective if ax is axes[0] else None)
+        ax.grid(alpha=0.3)
+    return run.save_figure(fig, name)
+
+
+def _find(rows, values: dict):
+    for r in rows:
+        if all(_same(_plain(r[k]), v) for k, v in values.items()):
+            return r
+    return None
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return math.isclose(float(a), float(b), rel_tol=1e-9)
+    return a == b
+
+
+def _plain(value):
+    """A value read back from CSV as the number or word it was."""
+    if isinstance(value, str):
+        for kind in (int, float):
+            try:
+                return kind(value)
+            except ValueError:
+                pass
+    return value
+
+
+def _number(value) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _float(value):
+    return float(value) if _number(value) else None
+

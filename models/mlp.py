@@ -95,10 +95,12 @@ def make_optimizer(name: str, learning_rate: float, momentum: float = 0.0,
 
     `beta_1`, `beta_2` and `epsilon` go to Adam (the report's Adam: 0.91, 0.999, 1e-4);
     `momentum` to SGD and RMSprop; Adadelta and Adagrad take only the learning rate.
+    `learning_rate` may be a number or a Keras learning-rate schedule.
     """
     import keras
 
-    if not (learning_rate > 0 and math.isfinite(learning_rate)):
+    if isinstance(learning_rate, (int, float)) and not (
+            learning_rate > 0 and math.isfinite(learning_rate)):
         raise ValueError(f"learning rate {learning_rate} is not a positive number")
     makers = {
         "sgd": lambda: keras.optimizers.SGD(learning_rate, momentum=momentum),

@@ -226,3 +226,39 @@ def log_confusion_matrix(log_dir, matrix, class_names, step: int = 0,
     image = tf.image.decode_png(buffer.getvalue(), channels=4)[None]
     with tf.summary.create_file_writer(str(log_dir)).as_default():
         tf.summary.image(name, image, step=step)
+
+
+def load_splits(args, quick_sizes=(2000, 500, 500)):
+    """The `--dataset` splits for an experiment (seeded by `--seed`); `--quick` keeps only
+    the first `quick_sizes` (train, val, test) examples."""
+    import data
+
+    splits = data.load_dataset(args.dataset, args.data_dir, args.seed)
+    return splits.subset(*quick_sizes) if args.quick else splits
+
+
+def compile_classifier(model, optimizer):
+    """Sparse categorical cross-entropy and accuracy: every classifier of tasks 2-4."""
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model
+
+
+def fit_logged(model, train, val, epochs: int, log_dir, callbacks=(), steps_per_epoch=None,
+               verbose="auto"):
+    """`model.fit` with a TensorBoard log in `log_dir` (scalars and the graph) after the
+    given `callbacks`; returns (history rows, train_seconds). Keras's progress bar shows."""
+    import time
+
+    import keras
+
+    board = keras.callbacks.TensorBoard(str(log_dir), write_graph=True)
+    start = time.perf_counter()
+    history = model.fit(train, validation_data=val, epochs=epochs, verbose=verbose,
+                        steps_per_epoch=steps_per_epoch, callbacks=list(callbacks) + [board])
+    return history_rows(history), time.perf_counter() - start
+
+
+TENSORBOARD_NOTE = ("TensorBoard logs (scalars per epoch and the model graph) are in "
+                    "`tensorboard/` here; open them with `tensorboard --logdir {path}` and "
+                    "browse http://localhost:6006.")

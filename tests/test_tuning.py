@@ -1,0 +1,213 @@
+"""tuning/: the search space, the oracles' bookkeeping, a real search on tiny data, the report."""
+
+import csv
+import json
+import time
+
+import keras_tuner as kt
+import numpy as np
+import pytest
+from keras_tuner.src.engine.trial import TrialStatus
+
+from tasks.common.runs import RunDir
+from tuning.oracles import make_oracle
+from tuning.results import REPORTED, write_results
+from tuning.space import REPORT_HPARAMS, REPORT_TABLES, SearchSpace, VGGHyperModel, one_at_a_time
+from tuning.tuner import VGGTuner
+
+
+# -- what to try ----------------------------------------------------------------------------
+def test_space_is_the_issues():
+    hp = kt.HyperParameters()
+    SearchSpace().declare(hp)
+    space = {p.name: p.get_config() for p in hp.space}
+    assert space["depth"]["values"] == [6, 10, 13, 16, 19]
+    assert space["kernel_size"]["values"] == [2, 3, 4, 5]
+    assert space["batch_size"]["values"] == [16, 32, 64, 128]
+    assert space["optimizer"]["values"] == ["sgd", "adam"]
+    lr = space["learning_rate"]
+    assert (lr["min_value"], lr["max_value"], lr["sampling"]) == (1e-3, 3e-2, "log")
+    # The defaults are the report's final model.
+    assert {k: hp.values[k] for k in REPORT_HPARAMS} == REPORT_HPARAMS
+    assert SearchSpace().combinations() is None
+    assert len(SearchSpace(learning_rates=(0.01, 0.03)).combinations()) == 5 * 4 * 2 * 4 * 2
+
+
+def test_one_at_a_time_varies_one_hparam_per_table():
+    combos = one_at_a_time()
+    # 5 + 4 + 4 + 4 rows; the base (13, 3, 16, 0.015) sits in three tables but runs once.
+    assert len(combos) == 17 - 2
+    assert len({json.dumps(c, sort_keys=True) for c in combos}) == len(combos)
+    for name, values in REPORT_TABLES.items():
+        for value in values:
+            combo = {**REPORT_HPARAMS, name: value}
+            assert combo in combos
+    for combo in combos:
+        assert sum(combo[k] != v for k, v in REPORT_HPARAMS.items()) <= 1
+
+
+def test_build_is_the_report_net_and_rejects_a_kernel_too_large():
+    hypermodel = VGGHyperModel()
+    model = hypermodel.build(kt.HyperParameters())
+    assert model.count_params() == 45_238_466  # report B's VGG13
+    assert model.optimizer.__class__.__name__ == "SGD"
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.015)
+    small = VGGHyperModel(SearchSpace(kernel_sizes=(5,)), input_shape=(32, 32, 3),
+                          width_scale=1 / 16, dense=(8,))
+    with pytest.raises(kt.errors.FailedTrialError, match="kernel_size 5 is too large"):
+        small.build(kt.HyperParameters())  # 32 px: block 5 sees 2x2 maps
+
+
+# -- how to choose: the ledger ---------------------------------------------------------------
+def _oracle(tmp_path, space, **kw):
+    oracle = make_oracle("random", "val_accuracy", max_trials=kw.pop("max_trials", 50),
+                         seed=0, epochs=1, results_dir=tmp_path, **kw)
+    oracle._set_project_dir(str(tmp_path), "kt")
+    hp = oracle.get_space()
+    space.declare(hp)
+    oracle.update_space(hp)
+    return oracle
+
+
+def _finish(oracle, trial, score=0.5):
+    oracle.update_trial(trial.trial_id, {"val_accuracy": score, "val_loss": 0.7,
+                                         "params": 10.0, "seconds": 1.0})
+    trial.status = TrialStatus.COMPLETED
+    oracle.end_trial(trial)
+
+
+def test_small_discrete_space_is_searched_completely(tmp_path):
+    # keras-team/keras-tuner#596: random sampling gave up with a combination never tried.
+    space = SearchSpace(depths=(6, 13), kernel_sizes=(2, 3, 4), batch_sizes=(16, 32),
+                        learning_rates=(0.01,), optimizers=("sgd", "adam"))
+    oracle = _oracle(tmp_path, space)
+    seen = []
+    while True:
+        trial = oracle.create_trial("worker0")
+        if trial.status == TrialStatus.STOPPED:
+            break
+        seen.append(json.dumps(trial.hyperparameters.values, sort_keys=True))
+        _finish(oracle, trial)
+    assert len(seen) == len(set(seen)) == len(space.combinations()) == 24
+    rows = list(csv.DictReader(open(tmp_path / "trials.csv")))
+    assert len(rows) == 24 and {r["status"] for r in rows} == {"completed"}
+
+
+def test_a_silent_workers_trial_is_requeued_and_counted_once(tmp_path):
+    space = SearchSpace(depths=(6,), kernel_sizes=(2, 3), batch_sizes=(16,),
+                        learning_rates=(0.01,), optimizers=("sgd",))
+    oracle = _oracle(tmp_path, space, lease_seconds=0.05)
+    lost = oracle.create_trial("worker1")
+    mine = oracle.create_trial("worker0")
+    # The space is used up but worker1's trial may come back: worker0 waits, not exits.
+    _finish(oracle, mine)
+    assert oracle.create_trial("worker0").status == TrialStatus.IDLE
+    time.sleep(0.1)
+    oracle.heartbeat("worker0")
+    assert oracle.reclaim_lost_trials() == ["worker1"]
+    again = oracle.create_trial("worker0")
+    assert again.trial_id == lost.trial_id
+    _finish(oracle, again, score=0.6)
+    _finish(oracle, lost, score=0.1)  # the "dead" worker reports late: ignored
+    assert oracle.create_trial("worker0").status == TrialStatus.STOPPED
+    assert oracle.search_finished()
+    rows = {r["trial_id"]: r for r in csv.DictReader(open(tmp_path / "trials.csv"))}
+    assert len(rows) == 2
+    assert rows[lost.trial_id]["worker"] == "worker0"
+    assert float(rows[lost.trial_id]["val_accuracy"]) == 0.6
+    assert "worker1 stopped answering" in rows[lost.trial_id]["reason"]
+
+
+@pytest.mark.parametrize("chief", [True, False])
+def test_reload_keeps_running_trials_only_for_a_chief(tmp_path, chief):
+    space = SearchSpace(learning_rates=(0.01,))
+    oracle = _oracle(tmp_path, space)
+    running = oracle.create_trial("worker0")
+    done = oracle.create_trial("worker1")
+    _finish(oracle, done)
+    oracle.save()
+    again = make_oracle("random", "val_accuracy", max_trials=50, seed=0, epochs=1,
+                        results_dir=tmp_path, keep_running_trials=chief)
+    again._set_project_dir(str(tmp_path), "kt")
+    again.reload()
+    assert again.trials[done.trial_id].status == TrialStatus.COMPLETED
+    if chief:  # keras-team/keras-tuner#976: the workers may still be training
+        assert again.ongoing_trials["worker0"].trial_id == running.trial_id
+        assert again._retry_queue == []
+    else:  # one process: its trial died with it and runs again
+        assert again._retry_queue == [running.trial_id]
+        assert again.create_trial("tuner0").trial_id == running.trial_id
+
+
+# -- how to run: a real search on tiny data --------------------------------------------------
+def _tiny_datasets(batch_size):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    y = np.arange(48) % 2
+    x = (rng.normal(0.3 + 0.4 * y[:, None, None, None], 0.1, (48, 32, 32, 3))
+         .astype("float32"))
+    train = tf.data.Dataset.from_tensor_slices((x[:32], y[:32])).batch(batch_size)
+    val = tf.data.Dataset.from_tensor_slices((x[32:], y[32:])).batch(batch_size)
+    return train, val
+
+
+def test_search_records_results_failures_and_nan(tmp_path):
+    # Kernel 4 does not fit a 32-px VGG's last block; lr 1e3 makes the loss NaN.
+    space = SearchSpace(depths=(6,), kernel_sizes=(3, 4), batch_sizes=(16,),
+                        learning_rates=(0.01, 1e3), optimizers=("sgd",))
+    run = RunDir(tmp_path / "run", {"test": 1})
+    oracle = make_oracle("random", "val_accuracy", max_trials=4, seed=0, epochs=1,
+                         results_dir=run.path)
+    hypermodel = VGGHyperModel(space, input_shape=(32, 32, 3), width_scale=1 / 16,
+                               dense=(16,))
+    tuner = VGGTuner(oracle, hypermodel, directory=str(run.path), project_name="kt")
+    import keras
+
+    logs = run.path / "tensorboard"
+    tuner.search(_tiny_datasets, epochs=2, verbose=0,
+                 callbacks=[keras.callbacks.TensorBoard(str(logs), write_graph=False)])
+    rows = oracle.trial_rows()
+    assert len(rows) == 4
+    by = {(r["kernel_size"], r["learning_rate"]): r for r in rows}
+    assert by[(3, 0.01)]["status"] == "completed"
+    assert 0 <= by[(3, 0.01)]["val_accuracy"] <= 1
+    assert by[(3, 0.01)]["params"] == tuner.hypermodel.build(oracle.trials[
+        by[(3, 0.01)]["trial_id"]].hyperparameters).count_params()
+    assert by[(3, 1e3)]["status"] == "failed"
+    assert "loss became nan" in by[(3, 1e3)]["reason"] or "inf" in by[(3, 1e3)]["reason"]
+    for lr in (0.01, 1e3):
+        assert by[(4, lr)]["status"] == "failed"
+        assert "kernel_size 4 is too large" in by[(4, lr)]["reason"]
+
+    write_results(run, rows, "val_accuracy", "tiny", one_at_a_time=False, search_seconds=1.0)
+    best = json.loads(run.file("best_hparams.json").read_text())
+    # What `python -m tasks.task4 train --hparams` reads.
+    assert {k: best[k] for k in ("learning_rate", "batch_size", "depth", "kernel_size",
+                                 "optimizer")} == {"learning_rate": 0.01, "batch_size": 16,
+                                                   "depth": 6, "kernel_size": 3,
+                                                   "optimizer": "sgd"}
+    report = run.file("report.md").read_text()
+    assert "## Failed trials" in report and "objective_vs_hparams.png" in report
+    assert run.file("objective_vs_hparams.png").stat().st_size > 1000
+    # One log folder per trial, with the HParams dashboard's summary beside the scalars.
+    for row in rows:
+        assert list((logs / row["trial_id"] / "execution0").glob("events.out.tfevents.*"))
+
+
+def test_one_at_a_time_report_puts_the_reported_tables_beside(tmp_path):
+    rows = []
+    for i, combo in enumerate(one_at_a_time()):
+        rows.append({"trial_id": str(i), **combo, "val_accuracy": 0.5 + i / 100,
+                     "val_loss": 0.69, "params": 1000 + i, "status": "completed",
+                     "reason": ""})
+    rows[0]["status"], rows[0]["reason"] = "failed", "out of memory"
+    run = RunDir(tmp_path / "run", {"test": 1})
+    write_results(run, rows, "val_accuracy", "fake", one_at_a_time=True, search_seconds=2)
+    report = run.file("report.md").read_text()
+    for title in ("Table 1", "Table 2", "Table 3", "Table 4"):
+        assert title in report
+    # Depth 6 (the first combination) failed; depth 10 ran as trial 1.
+    assert "| 6 | failed |" in report
+    assert f"| 10 | 0.51 | 0.69 | 1,001 | {REPORTED['depth'][10][0]} |" in report
+    assert "| 0.03 | " in report and str(REPORTED["learning_rate"][0.03][0]) in report

@@ -9,6 +9,7 @@ from data.locate import locate
 from data.splits import Splits, split_off_validation
 
 MNIST_FILE = "mnist.npz"
+MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
 MNIST_VAL_SIZE = 10_000  # the assignment's 50,000 / 10,000 / 10,000 split
 DIGIT_NAMES = [str(d) for d in range(10)]
 
@@ -30,7 +31,7 @@ def load_mnist(data_dir=None, seed: int = 0) -> Splits:
     path = locate("MNIST", [MNIST_FILE], data_dir, download=_download_mnist)
     try:
         with np.load(path) as f:
-            x_train, y_train, x_test, y_test = (f[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+            x_train, y_train, x_test, y_test = (f[k] for k in MNIST_KEYS)
     except (OSError, KeyError, ValueError) as error:
         raise DataError(f"{path} is not a readable mnist.npz ({error}); replace it with "
                         f"Keras's mnist.npz (keys x_train, y_train, x_test, y_test).") from None

@@ -40,7 +40,7 @@ class Splits:
         return (rows(self.x_train), self.y_train, rows(self.x_val), self.y_val,
                 rows(self.x_test), self.y_test)
 
-    def subset(self, train: int, val: int | None = None, test: int | None = None) -> "Splits":
+    def subset(self, train: int, val: int | None = None, test: int | None = None) -> Splits:
         """The first `train` / `val` / `test` examples (for `--quick` runs)."""
         val = train if val is None else val
         test = val if test is None else test

@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from data.errors import DataError
 from tasks.common.env import default_threads, limit_threads, set_seed
@@ -37,7 +37,8 @@ NOT_CONFIG = {"experiment", "out", "overwrite", "threads", "data_dir"}
 
 
 def arg(*names, **kwargs):
-    """One experiment flag, as `argparse.add_argument` takes it."""
+    """One experiment flag, as `argparse.add_argument` takes it (its default shown in --help)."""
+    kwargs.setdefault("help", " ")
     return names, kwargs
 
 

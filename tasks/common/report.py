@@ -39,28 +39,28 @@ class Report:
         if intro:
             self.parts.append(intro.strip() + "\n")
 
-    def heading(self, text: str, level: int = 2) -> "Report":
+    def heading(self, text: str, level: int = 2) -> Report:
         self.parts.append(f"{'#' * level} {text}\n")
         return self
 
-    def paragraph(self, text: str) -> "Report":
+    def paragraph(self, text: str) -> Report:
         self.parts.append(text.strip() + "\n")
         return self
 
-    def table(self, headers, rows, digits: int = 4) -> "Report":
+    def table(self, headers, rows, digits: int = 4) -> Report:
         lines = ["| " + " | ".join(str(h) for h in headers) + " |",
                  "| " + " | ".join("---" for _ in headers) + " |"]
         lines += ["| " + " | ".join(fmt(cell, digits) for cell in row) + " |" for row in rows]
         self.parts.append("\n".join(lines) + "\n")
         return self
 
-    def compare(self, rows, source: str = "../shared/REPORTED.md") -> "Report":
+    def compare(self, rows, source: str = "../shared/REPORTED.md") -> Report:
         """A 'reported vs reproduced' table: rows of (what, reported, reproduced)."""
         self.heading("Reported beside reproduced", 2)
         self.paragraph(f"Reported figures are the course reports' (as listed in `{source}`).")
         return self.table(["figure", "course report", "this run"], rows)
 
-    def image(self, filename: str, caption: str) -> "Report":
+    def image(self, filename: str, caption: str) -> Report:
         self.parts.append(f"![{caption}]({filename})\n\n*{caption}*\n")
         return self
 

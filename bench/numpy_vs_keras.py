@@ -1,0 +1,113 @@
+"""One epoch of the same MLP in the NumPy engine and in Keras `fit`, side by side.
+
+784-500-400-10 ReLU, float32, plain SGD, batch 64, 50,000 samples (random data of MNIST's
+shape: the timing does not depend on the pixels). After one warm-up epoch each, the engines
+alternate for `--repeats` epochs and the best time of each counts. Prints both times,
+`ratio` = numpy / keras (target <= 0.4), and `peak_fraction` = the epoch's matmul FLOPs /
+(NumPy epoch time x this machine's float32 matmul peak), the peak being the best of 5 runs
+of a 4096x4096 float32 `np.matmul` measured here (target >= 0.55).
+
+    python bench/numpy_vs_keras.py [--repeats 3] [--samples 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+
+from models.numpy_mlp import Model  # noqa: E402
+
+SIZES = (784, 500, 400, 10)
+BATCH = 64
+LR = 0.01
+
+
+def matmul_peak_flops(n: int = 4096, repeats: int = 5) -> float:
+    """Best-of-`repeats` float32 FLOP/s of an n x n matmul."""
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    out = np.empty_like(a)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.matmul(a, a, out=out)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best
+
+
+def epoch_matmul_flops(samples: int) -> float:
+    """Forward (x W) + weight gradient (a^T delta) for every layer, input gradient for all
+    layers but the first: 2 m k n FLOPs per matmul."""
+    layers = list(zip(SIZES[:-1], SIZES[1:]))
+    per_sample = sum(2 * 2 * i * o for i, o in layers) + sum(2 * i * o for i, o in layers[1:])
+    return per_sample * samples
+
+
+def numpy_model():
+    model = Model(seed=0)
+    model.add_layer(SIZES[1], "relu", input_size=SIZES[0])
+    for units in SIZES[2:-1]:
+        model.add_layer(units, "relu")
+    model.add_layer(SIZES[-1], "softmax")
+    return model.compile(lr=LR)
+
+
+def keras_model():
+    import keras
+
+    model = keras.Sequential([keras.Input((SIZES[0],))]
+                             + [keras.layers.Dense(u, activation="relu") for u in SIZES[1:-1]]
+                             + [keras.layers.Dense(SIZES[-1], activation="softmax")])
+    model.compile(optimizer=keras.optimizers.SGD(LR), loss="sparse_categorical_crossentropy")
+    return model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--samples", type=int, default=50_000)
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(0)
+    x = rng.random((args.samples, SIZES[0]), dtype=np.float32)
+    y = rng.integers(0, SIZES[-1], args.samples)
+    mlp, net = numpy_model(), keras_model()
+
+    def numpy_epoch():
+        mlp.fit(x, y, epochs=1, batch_size=BATCH, shuffle=True, verbose=0)
+
+    def keras_epoch():
+        net.fit(x, y, epochs=1, batch_size=BATCH, shuffle=True, verbose=0)
+
+    numpy_epoch(), keras_epoch()  # warm-up: buffers, tracing, thread pools
+    times = {"numpy": [], "keras": []}
+    for _ in range(args.repeats):  # interleaved, so both see the same machine load
+        for name, epoch in (("numpy", numpy_epoch), ("keras", keras_epoch)):
+            start = time.perf_counter()
+            epoch()
+            times[name].append(time.perf_counter() - start)
+    peak = matmul_peak_flops()
+    numpy_s, keras_s = min(times["numpy"]), min(times["keras"])
+    flops = epoch_matmul_flops(args.samples)
+    print(json.dumps({
+        "bench": "numpy_vs_keras", "net": "-".join(map(str, SIZES)), "batch_size": BATCH,
+        "samples": args.samples, "numpy_epoch_seconds": round(numpy_s, 3),
+        "keras_epoch_seconds": round(keras_s, 3), "ratio": round(numpy_s / keras_s, 3),
+        "matmul_peak_gflops": round(peak / 1e9, 1),
+        "numpy_gflops": round(flops / numpy_s / 1e9, 1),
+        "peak_fraction": round(flops / numpy_s / peak, 3),
+        "threads": os.environ.get("OMP_NUM_THREADS", "all"),
+        "all_times": {k: [round(t, 3) for t in v] for k, v in times.items()},
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,526 @@
+"""Task 1: the NumPy MLP on MNIST, every study of the reports.
+
+    python -m tasks.task1 --help
+    python -m tasks.task1 init --data-dir ../shared/datasets
+    python -m tasks.task1 all --dataset digits --quick
+
+Each experiment is a function `(args, run)` registered on `task`; its defaults are the
+reports' settings.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+
+import numpy as np
+
+from data import load_dataset
+from models.numpy_mlp import ACTIVATIONS, INITIALISERS, Model
+from tasks.common.cli import (Task, arg, float_list, fraction, int_list, nonnegative_float,
+                              positive_float, positive_int)
+from tasks.common.errors import UsageError
+from tasks.common.plots import new_figure
+from tasks.common.report import Report, fmt, percent
+from tasks.task1 import reported
+
+task = Task("task1", "Task 1: a multilayer perceptron in NumPy alone, on MNIST.",
+            datasets=("mnist", "digits", "fashion_mnist", "cifar10"))
+
+QUICK_SIZES = (2000, 500, 500)  # train / val / test examples under --quick
+
+
+# -- shared pieces ------------------------------------------------------------------------
+def load(args):
+    """The flag-chosen dataset as float32 rows: (x_train, y_train, x_val, y_val, x_test, y_test)."""
+    splits = load_dataset(args.dataset, args.data_dir, args.seed)
+    if args.quick:
+        splits = splits.subset(*QUICK_SIZES)
+    return splits, splits.flat()
+
+
+def build(input_size, hidden, activation="relu", init="glorot", std=1.0, dropout=0.0,
+          num_classes=10, seed=0) -> Model:
+    """An MLP input-hidden...-classes with one activation, initialiser and dropout rate."""
+    model = Model(seed=seed)
+    for i, units in enumerate(hidden):
+        model.add_layer(units, activation, input_size=input_size if i == 0 else None,
+                        init=init, std=std, dropout=dropout)
+    model.add_layer(num_classes, "softmax", input_size=None if hidden else input_size,
+                    init=init, std=std)
+    return model
+
+
+def with_label(rows, **labels):
+    return [{**labels, **row} for row in rows]
+
+
+def epochs_for(args, quick: int = 2) -> int:
+    """`--epochs`, cut to `quick` under --quick."""
+    return min(args.epochs, quick) if args.quick else args.epochs
+
+
+def line_plot(run, name, series, xlabel, ylabel, title, logy=False, marker=None):
+    """One axes, one line per entry of `series` {label: (xs, ys)}."""
+    fig, ax = new_figure()
+    for label, (xs, ys) in series.items():
+        ax.plot(xs, ys, marker=marker or ".", label=label)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return run.save_figure(fig, name)
+
+
+COMMON_TRAINING = [
+    arg("--evals-per-epoch", type=positive_int, default=1,
+        help="evaluate this many times an epoch, for smoother curves"),
+]
+
+
+# -- 1. initialisation --------------------------------------------------------------------
+@task.experiment("init", "Zero, normal and Glorot initialisation: mean training loss per epoch.",
+                 arguments=[
+                     arg("--hidden", type=int_list, default=[500, 400], help="hidden sizes"),
+                     arg("--activation", choices=ACTIVATIONS[:4], default="relu"),
+                     arg("--inits", type=lambda s: s.split(","),
+                         default=["zero", "normal", "glorot"],
+                         help=f"initialisers to compare, from {', '.join(INITIALISERS)}"),
+                     arg("--std", type=positive_float, default=1.0, help="normal init's std"),
+                     arg("--lr", type=positive_float, default=7e-4),
+                     arg("--batch-size", type=positive_int, default=64),
+                     arg("--epochs", type=positive_int, default=10),
+                     *COMMON_TRAINING])
+def init(args, run):
+    bad = [i for i in args.inits if i not in INITIALISERS]
+    if bad:
+        raise UsageError(f"unknown initialiser {bad[0]!r}; choose from {', '.join(INITIALISERS)}.")
+    splits, (x, y, xv, yv, _, _) = load(args)
+    epochs = epochs_for(args)
+    history, losses, metrics = [], {}, {"mean_train_loss": {}, "val_accuracy": {},
+                                        "train_seconds": {}}
+    for name in args.inits:
+        model = build(x.shape[1], args.hidden, args.activation, name, args.std,
+                      num_classes=splits.num_classes, seed=args.seed).compile(lr=args.lr)
+        print(f"--- init {name}: {model.describe()}, {model.params:,} parameters")
+        start = time.time()
+        rows = model.fit(x, y, epochs, args.batch_size, evals_per_epoch=args.evals_per_epoch,
+                         eval_sets={"val": (xv, yv)})
+        metrics["train_seconds"][name] = round(time.time() - start, 2)
+        history += with_label(rows, init=name)
+        # The report's figure: the mean training loss over each whole epoch.
+        per_epoch = _epoch_means(rows, "loss")
+        losses[name] = per_epoch
+        metrics["mean_train_loss"][name] = per_epoch
+        metrics["val_accuracy"][name] = rows[-1]["val_accuracy"]
+    metrics["params"] = model.params
+    run.write_metrics(metrics)
+    run.write_history(history)
+    plot = line_plot(run, "loss.png", {k: (range(1, len(v) + 1), v) for k, v in losses.items()},
+                     "epoch", "mean training loss", f"Initialisation, {model.describe()}")
+    report = Report("Initialisation", f"{model.describe()} ({model.params:,} parameters), "
+                    f"lr {args.lr}, batch {args.batch_size}, {epochs} epochs, {splits.name}.")
+    header = ["epoch"] + [f"{n} (ours)" for n in args.inits] + \
+        [f"{n} (report A)" for n in args.inits if n in reported.INIT_LOSS]
+    rows = [[e + 1] + [losses[n][e] for n in args.inits] +
+            [reported.INIT_LOSS[n][e] if e < 10 else None for n in args.inits
+             if n in reported.INIT_LOSS] for e in range(epochs)]
+    report.heading("Mean training loss per epoch").table(header, rows)
+    report.image(plot, "Mean training loss per epoch for each initialisation")
+    report.paragraph("Zero initialisation keeps every hidden unit identical, so the output "
+                     "stays uniform and the loss stays at ln(10) = 2.3026 for 10 classes.")
+    run.write_report(report)
+
+
+def _epoch_means(rows, key):
+    """Average `key` over the evaluations of each whole epoch."""
+    by_epoch = {}
+    for row in rows:
+        by_epoch.setdefault(math.ceil(row["epoch"] - 1e-9), []).append(row[key])
+    return [float(np.mean(v)) for _, v in sorted(by_epoch.items())]
+
+
+# -- 2. hyper-parameter search ------------------------------------------------------------
+@task.experiment("search", "Successive-halving search over lr, batch, hidden sizes, activation; "
+                 "best model's test accuracy once.",
+                 arguments=[
+                     arg("--lrs", type=float_list, default=[0.1, 0.03, 0.01]),
+                     arg("--batch-sizes", type=int_list, default=[16, 32, 64]),
+                     arg("--hidden1", type=int_list, default=[400, 500, 600]),
+                     arg("--hidden2", type=int_list, default=[400, 500, 600]),
+                     arg("--activations", type=lambda s: s.split(","), default=["relu", "tanh"]),
+                     arg("--configs", type=positive_int, default=27,
+                         help="configurations sampled from the grid"),
+                     arg("--rungs", type=int_list, default=[1, 3, 9],
+                         help="epochs at which the best third goes on"),
+                     arg("--epochs", type=positive_int, default=20,
+                         help="epochs the winner is trained in all"),
+                     arg("--min-params", type=int, default=500_000),
+                     arg("--max-params", type=int, default=1_000_000),
+                     *COMMON_TRAINING])
+def search(args, run):
+    splits, (x, y, xv, yv, xt, yt) = load(args)
+    grid = [dict(lr=lr, batch_size=b, hidden=(h1, h2), activation=a) for lr, b, h1, h2, a in
+            itertools.product(args.lrs, args.batch_sizes, args.hidden1, args.hidden2,
+                              args.activations)]
+    def params(c):
+        return build(x.shape[1], c["hidden"], num_classes=splits.num_classes).params
+
+    in_budget = [c for c in grid if args.min_params <= params(c) <= args.max_params]
+    note = ""
+    if not in_budget:  # e.g. 8x8 digits: every net of these sizes is under 0.5M parameters
+        in_budget, note = grid, (f"No grid point has {args.min_params:,}–{args.max_params:,} "
+                                 f"parameters on this input size, so the whole grid is used.")
+    rng = np.random.default_rng(args.seed)
+    n = min(args.configs, len(in_budget))
+    configs = [in_budget[i] for i in sorted(rng.choice(len(in_budget), n, replace=False))]
+    rungs = [1] if args.quick else sorted(args.rungs)
+    final_epochs = 2 if args.quick else max(args.epochs, rungs[-1])
+
+    trials = []
+    for i, c in enumerate(configs):
+        model = build(x.shape[1], c["hidden"], c["activation"], "glorot",
+                      num_classes=splits.num_classes, seed=args.seed + i).compile(lr=c["lr"])
+        trials.append({"id": i, **c, "params": model.params, "model": model, "epochs": 0,
+                       "val_accuracy": None, "seconds": 0.0})
+    history, alive = [], list(trials)
+    start = time.time()
+
+    def train(trial, until):
+        t0 = time.time()
+        rows = trial["model"].fit(x, y, until - trial["epochs"], trial["batch_size"],
+                                  evals_per_epoch=args.evals_per_epoch, verbose=0,
+                                  eval_sets={"val": (xv, yv)})
+        trial["seconds"] += time.time() - t0
+        trial["epochs"] = until
+        trial["val_accuracy"] = rows[-1]["val_accuracy"]
+        history.extend(with_label(rows, config=trial["id"]))
+        print(f"config {trial['id']:2d} {_describe(trial)}: {until} epochs, "
+              f"val {percent(trial['val_accuracy'])} ({time.time() - start:.0f} s)")
+
+    for k, until in enumerate(rungs):
+        for trial in alive:
+            train(trial, until)
+        alive.sort(key=lambda t: -t["val_accuracy"])
+        if k < len(rungs) - 1:
+            alive = alive[: max(1, math.ceil(len(alive) / 3))]
+    best = alive[0]
+    if final_epochs > best["epochs"]:
+        print(f"--- training the best configuration to {final_epochs} epochs")
+        train(best, final_epochs)
+    test_loss, test_accuracy = best["model"].evaluate(xt, yt)  # the only use of the test set
+
+    table = sorted(trials, key=lambda t: (-t["epochs"], -t["val_accuracy"]))
+    columns = ["id", "lr", "batch_size", "hidden", "activation", "params", "epochs",
+               "val_accuracy", "seconds"]
+    run.write_csv("trials.csv", [{k: _cell(t[k]) for k in columns} for t in table])
+    run.write_history(history)
+    metrics = {"val_accuracy": best["val_accuracy"], "test_accuracy": test_accuracy,
+               "test_loss": test_loss, "params": best["params"],
+               "train_seconds": round(time.time() - start, 1),
+               "best": {k: _cell(best[k]) for k in columns[1:5]},
+               "configs_tried": len(trials), "grid_size": len(grid),
+               "at_least_98": sum(t["val_accuracy"] >= 0.98 for t in trials)}
+    run.write_metrics(metrics)
+
+    series = {}
+    for t in sorted(trials, key=lambda t: -t["epochs"])[:8]:
+        rows = [r for r in history if r["config"] == t["id"]]
+        series[f"{t['id']}: {_describe(t)}"] = ([r["epoch"] for r in rows],
+                                                [r["val_accuracy"] for r in rows])
+    plot = line_plot(run, "search.png", series, "epoch", "validation accuracy",
+                     "Successive halving: the longest-trained configurations")
+    report = Report("Hyper-parameter search",
+                    f"{len(trials)} configurations sampled from a grid of {len(grid)} "
+                    f"(lr × batch × hidden1 × hidden2 × activation, {args.min_params:,}–"
+                    f"{args.max_params:,} parameters, Glorot init) on {splits.name}. Successive "
+                    f"halving: all train to epoch {rungs[0]}, the best third goes on to each "
+                    f"next rung {rungs[1:]}, the winner to {final_epochs} epochs. " + note)
+    report.compare([
+        ["best validation accuracy", percent(reported.SEARCH_BEST["val_accuracy"]),
+         percent(best["val_accuracy"])],
+        ["best configuration", "lr 0.1, batch 16, 600-400, relu", _describe(best)],
+        ["parameters", fmt(reported.SEARCH_BEST["params"]), fmt(best["params"])],
+        ["configurations ≥ 98% val", reported.SEARCH_BEST["at_least_98"],
+         f"{metrics['at_least_98']} of {len(trials)}"],
+        ["test accuracy of the best (once)", "–", percent(test_accuracy)],
+    ])
+    report.heading("Every configuration tried")
+    report.table(columns, [[_cell(t[k]) if k != "val_accuracy" else percent(t[k])
+                            for k in columns] for t in table])
+    report.image(plot, "Validation accuracy while training")
+    run.write_report(report)
+
+
+def _describe(t):
+    return f"lr {t['lr']}, batch {t['batch_size']}, {_cell(t['hidden'])}, {t['activation']}"
+
+
+def _cell(value):
+    if isinstance(value, tuple):
+        return "-".join(map(str, value))
+    return round(value, 2) if isinstance(value, float) and value > 1 else value
+
+
+# -- 3. gradient check ----------------------------------------------------------------------
+GRADCHECK_N = [k * 10**i for i in range(6) for k in (1, 5)]
+
+
+@task.experiment("gradcheck", "Finite-difference gradient check against eps = 1/N, log-log plot.",
+                 arguments=[
+                     arg("--hidden", type=int_list, default=[500, 400]),
+                     arg("--layer", type=int, default=1, help="layer whose weights are checked "
+                         "(0 = first; the report checked the second)"),
+                     arg("--p", type=positive_int, default=10, help="weights checked: min(p, m)"),
+                     arg("--lr", type=positive_float, default=0.05),
+                     arg("--batch-size", type=positive_int, default=64),
+                     arg("--epochs", type=positive_int, default=1,
+                         help="training before the check"),
+                     arg("--sample", type=int, default=0, help="index of the training sample")])
+def gradcheck(args, run):
+    splits, (x, y, xv, yv, _, _) = load(args)
+    model = build(x.shape[1], args.hidden, num_classes=splits.num_classes,
+                  seed=args.seed).compile(lr=args.lr)
+    if not 0 <= args.layer < len(model.layers):
+        raise UsageError(f"--layer must be in 0..{len(model.layers) - 1}, not {args.layer}.")
+    start = time.time()
+    history = model.fit(x, y, epochs_for(args, 1), args.batch_size,
+                        eval_sets={"val": (xv, yv)})
+    xs, ys = x[args.sample: args.sample + 1], y[args.sample: args.sample + 1]
+    results = {}
+    for dtype in (np.float64, np.float32):  # float64 is the check; float32 shows why
+        copy = model.astype(dtype)
+        results[np.dtype(dtype).name] = [copy.grad_check(xs, ys, args.layer, 1.0 / n, args.p)
+                                         for n in GRADCHECK_N]
+    diffs = results["float64"]
+    best = int(np.argmin(diffs))
+    run.write_history(with_label(history, phase="training")
+                      + [{"phase": "gradcheck", "N": n, "eps": 1 / n, "max_abs_diff": d,
+                          "max_abs_diff_float32": d32}
+                         for n, d, d32 in zip(GRADCHECK_N, diffs, results["float32"])])
+    best32 = int(np.argmin(results["float32"]))
+    run.write_metrics({"N": GRADCHECK_N, "max_abs_diff": diffs,
+                       "max_abs_diff_float32": results["float32"], "best_n": GRADCHECK_N[best],
+                       "best_eps": 1 / GRADCHECK_N[best], "best_n_float32": GRADCHECK_N[best32],
+                       "val_accuracy": history[-1]["val_accuracy"], "params": model.params,
+                       "train_seconds": round(time.time() - start, 2), "layer": args.layer})
+    fig, ax = new_figure()
+    for name, values in results.items():
+        ax.loglog(GRADCHECK_N, values, marker="o", label=name)
+    ax.loglog([GRADCHECK_N[best]], [diffs[best]], "r*", markersize=16,
+              label=f"best N = {GRADCHECK_N[best]:,} (float64)")
+    ax.set(xlabel="N (eps = 1/N)", ylabel="max |analytic − finite difference|",
+           title=f"Gradient check, layer {args.layer}, first "
+                 f"{min(args.p, model.layers[args.layer].W.size)} weights")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    plot = run.save_figure(fig, "gradcheck.png")
+    report = Report("Gradient check", f"{model.describe()} trained {len(history)} epoch(s) "
+                    f"on {splits.name}; central differences on training sample {args.sample}, "
+                    f"layer {args.layer}.")
+    report.compare([["best eps", f"about {reported.GRADCHECK_BEST_EPS}",
+                     f"{1 / GRADCHECK_N[best]:.2g} (float64), "
+                     f"{1 / GRADCHECK_N[best32]:.2g} (float32)"]])
+    report.table(["N", "eps", "max diff (float64)", "max diff (float32)"],
+                 [[n, 1 / n, d, d32] for n, d, d32 in zip(GRADCHECK_N, diffs, results["float32"])])
+    report.image(plot, "Max difference against N, log-log")
+    report.paragraph("Large eps: the truncation error of the central difference (O(eps²)) and "
+                     "ReLU kinks crossed inside [w − eps, w + eps]. Small eps: rounding error "
+                     "(about machine epsilon / eps), which is why float32 bottoms out near "
+                     "eps ≈ 1e-3 and float64 goes on falling.")
+    run.write_report(report)
+
+
+# -- 4-6. tricks, topology, regularisation: cumulative tables of (train, val, test) ---------
+TABLE_EPOCHS = (1, 5, 10, 15)
+
+
+def _table_study(args, run, title, intro, variants, reported_rows=None):
+    """Train each variant {name: (model, fit kwargs)} and tabulate accuracy at TABLE_EPOCHS."""
+    splits, (x, y, xv, yv, xt, yt) = load(args)
+    epochs = 2 if args.quick else args.epochs
+    marks = [e for e in TABLE_EPOCHS if e <= epochs] or [epochs]
+    history, table, curves, metrics = [], [], {}, {"accuracy": {}, "train_seconds": {}}
+    for name, make in variants.items():
+        model, fit = make(x.shape[1], splits.num_classes)
+        print(f"--- {name}: {model.describe()}, {model.params:,} parameters")
+        start = time.time()
+        rows = model.fit(x, y, epochs, evals_per_epoch=args.evals_per_epoch,
+                         eval_sets={"train": (x, y), "val": (xv, yv), "test": (xt, yt)}, **fit)
+        metrics["train_seconds"][name] = round(time.time() - start, 2)
+        history += with_label(rows, variant=name)
+        at = {round(r["epoch"]): r for r in rows if float(r["epoch"]).is_integer()}
+        metrics["accuracy"][name] = {e: [at[e][f"{s}_accuracy"] for s in ("train", "val", "test")]
+                                     for e in marks}
+        curves[name] = ([r["epoch"] for r in rows], [r["val_accuracy"] for r in rows])
+        cells = [f"{100 * at[e]['train_accuracy']:.1f}, {100 * at[e]['val_accuracy']:.1f}, "
+                 f"{100 * at[e]['test_accuracy']:.1f}" for e in marks]
+        table.append([name, fmt(model.params)] + cells)
+        if reported_rows and name in reported_rows:
+            table.append([f"{name} (report)", "", *[", ".join(map(str, reported_rows[name][i]))
+                                                   for i, e in enumerate(TABLE_EPOCHS)
+                                                   if e in marks]])
+    last = list(variants)[-1]
+    metrics.update(val_accuracy=metrics["accuracy"][last][marks[-1]][1],
+                   test_accuracy=metrics["accuracy"][last][marks[-1]][2], params=model.params)
+    run.write_metrics(metrics)
+    run.write_history(history)
+    plot = line_plot(run, "val_accuracy.png", curves, "epoch", "validation accuracy", title)
+    report = Report(title, intro + f" {splits.name}, {epochs} epochs.")
+    report.heading("(train, val, test) accuracy in % at each epoch")
+    report.table(["variant", "params"] + [f"epoch {e}" for e in marks], table)
+    report.image(plot, "Validation accuracy per epoch")
+    return report
+
+
+TRICKS_BASE = dict(hidden=64, lr=0.5, batch_size=128)
+
+
+@task.experiment("tricks", "LeCun's tricks of the trade, cumulatively: shuffling, improved "
+                 "sigmoid, fan-in init, momentum.",
+                 arguments=[arg("--epochs", type=positive_int, default=15), *COMMON_TRAINING])
+def tricks(args, run):
+    h, lr, b = TRICKS_BASE["hidden"], TRICKS_BASE["lr"], TRICKS_BASE["batch_size"]
+
+    def variant(activation, init, shuffle, momentum=0.0, lr=lr):
+        def make(n_in, classes):
+            model = build(n_in, [h], activation, init, num_classes=classes, seed=args.seed)
+            return model.compile(lr=lr, momentum=momentum), dict(batch_size=b, shuffle=shuffle)
+        return make
+
+    variants = {
+        "base": variant("sigmoid", "normal", shuffle=False),
+        "+ shuffle": variant("sigmoid", "normal", shuffle=True),
+        "+ improved sigmoid": variant("improved_sigmoid", "normal", shuffle=True),
+        "+ fan-in normal init": variant("improved_sigmoid", "fan_in", shuffle=True),
+        "+ momentum 0.9": variant("improved_sigmoid", "fan_in", True, momentum=0.9, lr=0.05),
+    }
+    report = _table_study(args, run, "Tricks of the trade",
+                          f"One hidden layer of {h}, lr {lr}, batch {b}; each row adds one "
+                          "trick to the one above (momentum with lr 0.05). Base: sigmoid, "
+                          "N(0, 1) init, no shuffling. The report held out 10% for validation; "
+                          "here the validation set is the 10,000 of the 50/10/10 split.",
+                          variants, reported.TRICKS)
+    run.write_report(report)
+
+
+@task.experiment("topology", "Hidden units 5 to 128 and two layers of 60, with the tricks "
+                 "(no momentum).",
+                 arguments=[arg("--sizes", type=lambda s: [int_list(t.replace("+", ","))
+                                                           for t in s.split(",")],
+                                default=[[5], [10], [20], [32], [64], [128], [60, 60]],
+                                help="comma-separated sizes, '+' for a second layer: 5,10,60+60"),
+                            arg("--epochs", type=positive_int, default=15), *COMMON_TRAINING])
+def topology(args, run):
+    lr, b = TRICKS_BASE["lr"], TRICKS_BASE["batch_size"]
+
+    def variant(hidden):
+        def make(n_in, classes):
+            model = build(n_in, hidden, "improved_sigmoid", "fan_in", num_classes=classes,
+                          seed=args.seed)
+            return model.compile(lr=lr), dict(batch_size=b, shuffle=True)
+        return make
+
+    variants = {"-".join(map(str, s)): variant(s) for s in args.sizes}
+    at_epoch_15 = {k: [("–",)] * 3 + [v] for k, v in reported.TOPOLOGY.items()}
+    report = _table_study(args, run, "Topology", f"Improved sigmoid, fan-in init, shuffling, "
+                          f"lr {lr}, batch {b} (the tricks without momentum).", variants,
+                          at_epoch_15)
+    run.write_report(report)
+
+
+@task.experiment("regularize", "ReLU, Glorot init, inverted dropout and lr decay against the "
+                 "sigmoid base, cumulatively.",
+                 arguments=[arg("--hidden", type=int_list, default=[256, 256]),
+                            arg("--lr", type=positive_float, default=0.1),
+                            arg("--batch-size", type=positive_int, default=64),
+                            arg("--dropout", type=fraction, default=0.2),
+                            arg("--lr-decay", type=nonnegative_float, default=0.1,
+                                help="lr / (1 + decay x epoch)"),
+                            arg("--epochs", type=positive_int, default=15), *COMMON_TRAINING])
+def regularize(args, run):
+    def variant(activation, init, dropout=0.0, decay=0.0):
+        def make(n_in, classes):
+            model = build(n_in, args.hidden, activation, init, dropout=dropout,
+                          num_classes=classes, seed=args.seed)
+            return (model.compile(lr=args.lr, lr_decay=decay),
+                    dict(batch_size=args.batch_size, shuffle=True))
+        return make
+
+    variants = {
+        "base (improved sigmoid, fan-in)": variant("improved_sigmoid", "fan_in"),
+        "+ ReLU": variant("relu", "fan_in"),
+        "+ Glorot init": variant("relu", "glorot"),
+        f"+ dropout {args.dropout}": variant("relu", "glorot", args.dropout),
+        f"+ lr decay {args.lr_decay}": variant("relu", "glorot", args.dropout, args.lr_decay),
+    }
+    hidden = "-".join(map(str, args.hidden))
+    report = _table_study(args, run, "Regularisation",
+                          f"Hidden layers {hidden}, lr {args.lr}, batch {args.batch_size}, "
+                          "shuffling; each row adds one change to the one above.", variants)
+    report.compare([["final model", reported.REGULARIZE,
+                     "see the last row of the table above"]])
+    run.write_report(report)
+
+
+# -- 7. CIFAR-10 ---------------------------------------------------------------------------
+@task.experiment("cifar10-numpy", "The report's NumPy MLP on CIFAR-10 (1 hidden layer of 100, "
+                 "1,500 steps); any --dataset.",
+                 arguments=[arg("--hidden", type=int_list, default=[100]),
+                            arg("--lr", type=positive_float, default=2e-3),
+                            arg("--batch-size", type=positive_int, default=200),
+                            arg("--steps", type=positive_int, default=1500),
+                            arg("--std", type=positive_float, default=1e-4,
+                                help="weight scale: init N(0, std^2)"),
+                            arg("--momentum", type=fraction, default=0.0),
+                            arg("--lr-decay", type=nonnegative_float, default=0.0),
+                            *COMMON_TRAINING],
+                 default_dataset="cifar10")
+def cifar10_numpy(args, run):
+    splits, (x, y, xv, yv, xt, yt) = load(args)
+    # As the course's assignment did: raw pixel values (0-255) minus the training mean image.
+    mean = x.mean(axis=0)
+    x, xv, xt = ((a - mean) * 255 for a in (x, xv, xt))
+    model = build(x.shape[1], args.hidden, "relu", "normal", args.std,
+                  num_classes=splits.num_classes, seed=args.seed)
+    model.compile(lr=args.lr, momentum=args.momentum, lr_decay=args.lr_decay)
+    steps = min(args.steps, 50) if args.quick else args.steps
+    epochs = math.ceil(steps * args.batch_size / len(x))
+    start = time.time()
+    history = model.fit(x, y, epochs, args.batch_size, evals_per_epoch=args.evals_per_epoch,
+                        eval_sets={"val": (xv, yv)}, max_steps=steps)
+    seconds = time.time() - start
+    _, test_accuracy = model.evaluate(xt, yt)
+    run.write_history(history)
+    run.write_metrics({"val_accuracy": history[-1]["val_accuracy"],
+                       "test_accuracy": test_accuracy, "train_seconds": round(seconds, 2),
+                       "params": model.params, "steps": steps})
+    plot = line_plot(run, "curves.png", {"validation accuracy": (
+        [r["step"] for r in history], [r["val_accuracy"] for r in history])}, "step",
+        "accuracy", f"{model.describe()} on {splits.name}")
+    report = Report("NumPy MLP on CIFAR-10", f"{model.describe()}, lr {args.lr}, batch "
+                    f"{args.batch_size}, {steps} steps, init N(0, {args.std}²), "
+                    f"on {splits.name}.")
+    same = splits.name == "cifar10"
+    report.compare([["test accuracy", percent(reported.CIFAR10_NUMPY_TEST, 0) + " (CIFAR-10)",
+                     percent(test_accuracy)
+                     + ("" if same else f" ({splits.name}: not comparable)")]])
+    report.image(plot, "Validation accuracy per evaluation")
+    run.write_report(report)
+
+
+# -- all ----------------------------------------------------------------------------------
+ALL = ("init", "search", "gradcheck", "tricks", "topology", "regularize")
+
+
+@task.experiment("all", "Experiments 1-6 (init ... regularize), each in its own subfolder.")
+def run_all(args, run):
+    done = task.run_all(args, ALL, run)
+    report = Report("Task 1: every experiment", f"On {args.dataset}"
+                    + (", --quick" if args.quick else "") + ".")
+    report.table(["experiment", "report"], [[name, f"[{name}/report.md]({name}/report.md)"]
+                                           for name in done])
+    run.write_metrics({name: str(r.path) for name, r in done.items()})
+    run.write_report(report)

@@ -1,0 +1,164 @@
+"""The shared machinery: dataset lookup and its errors, splits, atomic writes, results folders."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from data import DatasetNotFound, load_digits, load_mnist
+from data.locate import locate
+from tasks.common.errors import UsageError
+from tasks.common.io import atomic_write_json, atomic_write_text, read_json
+from tasks.common.runs import RunDir
+from tests.conftest import ROOT, SHARED_DATASETS
+
+
+def fake_mnist(folder, n_train=300, n_test=50):
+    rng = np.random.default_rng(0)
+    np.savez(folder / "mnist.npz",
+             x_train=rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+             y_train=rng.integers(0, 10, n_train, dtype=np.uint8),
+             x_test=rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+             y_test=rng.integers(0, 10, n_test, dtype=np.uint8))
+
+
+def test_lookup_order_flag_then_env_then_cache(tmp_path, monkeypatch):
+    flag, env, cache = (tmp_path / d for d in ("flag", "env", "keras"))
+    for d in (flag, env, cache / "datasets"):
+        d.mkdir(parents=True)
+        (d / "x.npz").write_text(d.name)
+    monkeypatch.setenv("SUITE_DATA_DIR", str(env))
+    monkeypatch.setenv("KERAS_HOME", str(cache))
+    assert locate("X", ["x.npz"], flag) == flag / "x.npz"
+    assert locate("X", ["x.npz"], None) == env / "x.npz"
+    monkeypatch.delenv("SUITE_DATA_DIR")
+    assert locate("X", ["x.npz"], None) == cache / "datasets" / "x.npz"
+
+
+def test_absent_dataset_is_one_sentence_naming_places_and_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("SUITE_DATA_DIR", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    with pytest.raises(DatasetNotFound) as error:
+        load_mnist(tmp_path)
+    message = str(error.value)
+    assert "mnist.npz" in message and str(tmp_path) in message and "Keras's cache" in message
+    assert message.count(". ") == 0 and message.endswith(".")
+
+
+def test_download_is_tried_when_online_and_its_failure_reported(tmp_path, monkeypatch):
+    monkeypatch.delenv("SUITE_OFFLINE")
+    monkeypatch.delenv("SUITE_DATA_DIR", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    calls = []
+
+    def download():
+        calls.append(1)
+        raise ConnectionError("offline")
+
+    with pytest.raises(DatasetNotFound, match="download failed"):
+        locate("X", ["x.npz"], None, download)
+    assert calls == [1]
+
+
+def test_mnist_split_is_50k_10k_10k_and_seeded():
+    if not (SHARED_DATASETS / "mnist.npz").exists():
+        pytest.skip("no ../shared/datasets/mnist.npz")
+    a, b, c = (load_mnist(SHARED_DATASETS, seed=s) for s in (0, 0, 1))
+    assert (len(a.x_train), len(a.x_val), len(a.x_test)) == (50_000, 10_000, 10_000)
+    assert a.x_train.shape[1:] == (28, 28, 1) and a.x_train.dtype == np.uint8
+    np.testing.assert_array_equal(a.y_val, b.y_val)
+    assert not np.array_equal(a.y_val, c.y_val)
+    # the split partitions the 60,000 training images: no image in both parts
+    assert len(np.unique(np.concatenate([a.y_train, a.y_val]))) == 10
+
+
+def test_mnist_reads_a_fake_file_exactly(tmp_path):
+    fake_mnist(tmp_path)
+    splits = load_mnist(tmp_path, seed=3)
+    with np.load(tmp_path / "mnist.npz") as f:
+        np.testing.assert_array_equal(splits.x_test[..., 0], f["x_test"])
+        pool = {img.tobytes(): int(lab) for img, lab in zip(f["x_train"], f["y_train"])}
+    for x, y in zip(splits.x_val[..., 0], splits.y_val):
+        assert pool[x.tobytes()] == y
+
+
+def test_digits_split_and_flat_scaling():
+    splits = load_digits(seed=0)
+    total = len(splits.x_train) + len(splits.x_val) + len(splits.x_test)
+    assert total == 1797 and splits.x_train.max() == 255
+    x, *_ = splits.flat()
+    assert x.dtype == np.float32 and 0 <= x.min() and x.max() == 1 and x.shape[1] == 64
+
+
+def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path):
+    path = tmp_path / "m.json"
+    atomic_write_json(path, {"a": 1})
+    atomic_write_json(path, {"a": np.float32(2.5), "b": np.arange(3)})
+    assert read_json(path) == {"a": 2.5, "b": [0, 1, 2]}
+    assert os.listdir(tmp_path) == ["m.json"]
+
+
+def test_atomic_write_failure_keeps_old_content(tmp_path):
+    path = tmp_path / "r.md"
+    atomic_write_text(path, "old")
+    with pytest.raises(TypeError):
+        atomic_write_json(path, {"bad": object()})
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["r.md"]
+
+
+def test_run_dir_refuses_another_config_unless_overwrite(tmp_path):
+    run = RunDir(tmp_path / "r", {"lr": 0.1})
+    run.write_metrics({"val_accuracy": 0.9})
+    RunDir(tmp_path / "r", {"lr": 0.1})  # same config: fine, results kept
+    assert (tmp_path / "r" / "metrics.json").exists()
+    with pytest.raises(UsageError, match="another configuration.*lr"):
+        RunDir(tmp_path / "r", {"lr": 0.2})
+    assert read_json(tmp_path / "r" / "metrics.json") == {"val_accuracy": 0.9}
+    RunDir(tmp_path / "r", {"lr": 0.2}, overwrite=True)
+    assert not (tmp_path / "r" / "metrics.json").exists()
+    assert read_json(tmp_path / "r" / "config.json")["config"] == {"lr": 0.2}
+
+
+def test_run_dir_never_writes_into_a_foreign_folder(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError, match="not a results folder"):
+        RunDir(tmp_path, {"lr": 0.1})
+
+
+def cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "tasks.task1", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "SUITE_OFFLINE": "1", **(env or {})})
+
+
+def test_cli_missing_data_exits_2_with_one_sentence(tmp_path):
+    result = cli("init", "--data-dir", str(tmp_path), "--out", str(tmp_path / "out"),
+                 env={"SUITE_DATA_DIR": "", "KERAS_HOME": str(tmp_path / "k")})
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "mnist.npz" in lines[0] and "--data-dir" in lines[0]
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["nonsense"], "invalid choice"),
+    (["init", "--batch-size", "0"], "positive integer"),
+    (["init", "--lr", "-1"], "positive number"),
+    (["init", "--data-dir", "/no/such/folder"], "is not a folder"),
+])
+def test_cli_bad_arguments_exit_2_without_traceback(argv, expected, tmp_path):
+    result = cli(*argv, "--out", str(tmp_path / "o")) if argv[0] != "nonsense" else cli(*argv)
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_help_lists_every_experiment():
+    result = cli("--help")
+    for name in ("init", "search", "gradcheck", "tricks", "topology", "regularize",
+                 "cifar10-numpy", "all"):
+        assert name in result.stdout
+    assert json.loads(json.dumps(result.returncode)) == 0

@@ -10,6 +10,10 @@ meanings, so those settings read the same here. Mind IDG's conventions, kept on 
   above 1 shows less of the image (zoom out), as in IDG.
 - `fill_mode` is "nearest" (Keras's preprocessing layers default to "reflect").
 
+The fast engine matches IDG pixel for pixel with "nearest" and "reflect". With "constant"
+only the one-pixel seam between image and fill differs, and "wrap" differs: SciPy's "wrap"
+repeats the image with a period one pixel short (a SciPy quirk), TensorFlow's does not.
+
 Two engines apply it:
 
 - `"legacy"`: IDG itself (`tf_keras.preprocessing.image.ImageDataGenerator`, from the

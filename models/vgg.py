@@ -113,19 +113,15 @@ def build_vgg(depth: int = 13, kernel_size: int = 3, filters=None, dense=REPORT_
 def _check_fits(blocks, kernel_size: int, input_shape) -> None:
     """Fail early, with the block named, when the net does not fit the input size."""
     side = min(input_shape[0], input_shape[1])
+    if side >> len(blocks) < 1:
+        raise ValueError(f"{len(blocks)} 2x2 pools are too many for a {input_shape[0]}x"
+                         f"{input_shape[1]} input; use fewer blocks or a larger input_shape.")
     for b in range(1, len(blocks) + 1):
-        if side < 1:
-            raise ValueError(f"block {b} gets a feature map smaller than 1x1: {len(blocks)} "
-                             f"pools are too many for a {input_shape[0]}x{input_shape[1]} "
-                             f"input; use fewer blocks or a larger input_shape.")
         if kernel_size > 2 * side - 1:
             raise ValueError(f"kernel_size {kernel_size} is too large for block {b}'s "
                              f"{side}x{side} feature maps (at most {2 * side - 1}); use a "
                              f"smaller kernel or fewer blocks.")
         side //= 2
-    if side < 1:
-        raise ValueError(f"{len(blocks)} pools are too many for a {input_shape[0]}x"
-                         f"{input_shape[1]} input; use fewer blocks.")
 
 
 def build_bn_net(name: str, input_shape=(64, 64, 3), num_classes: int = 2, **kw):

@@ -1,0 +1,142 @@
+"""Augmentation: the fast engine is ImageDataGenerator's transform, and both engines draw
+the same ranges (shift, flip, zoom) and fill the same way."""
+
+import numpy as np
+import pytest
+
+from data.augment import (REPORT_AUGMENT, AugmentConfig, affine_transforms, fast_augment,
+                          legacy_augmenter)
+
+SIDE = 64
+N = 300  # images per range test
+
+
+def fast_engine(config):
+    import tensorflow as tf
+
+    def run(images, seed=0):
+        return np.asarray(fast_augment(tf.constant(images), tf.constant([seed, 1]), config))
+
+    return run
+
+
+def legacy_engine(config):
+    np.random.seed(0)  # IDG draws from NumPy's global state
+    return lambda images, seed=0: legacy_augmenter(config)(images)
+
+
+ENGINES = {"fast": fast_engine, "legacy": legacy_engine}
+
+
+@pytest.mark.parametrize("fill_mode", ["nearest", "reflect", "constant"])
+@pytest.mark.parametrize("flip", [0.0, 1.0])
+def test_fast_transform_equals_image_data_generator(fill_mode, flip):
+    import keras
+    import tensorflow as tf
+
+    config = AugmentConfig(fill_mode=fill_mode, cval=0.25)
+    generator = config.to_generator()
+    images = np.random.default_rng(1).random((2, 20, 30, 3)).astype(np.float32)
+    params = {"theta": 17.0, "tx": 3.0, "ty": -4.5, "shear": 12.0, "zx": 1.3, "zy": 0.7,
+              "flip": flip}
+    expected = np.stack([generator.apply_transform(image, {**params,
+                                                           "flip_horizontal": bool(flip)})
+                         for image in images])
+    transforms = affine_transforms({k: tf.constant([v, v], tf.float32)
+                                    for k, v in params.items()}, 20, 30)
+    got = keras.ops.image.affine_transform(images, transforms, fill_mode=fill_mode,
+                                           fill_value=0.25)
+    same = np.abs(np.asarray(got) - expected).max(axis=-1) < 1e-4
+    if fill_mode == "constant":
+        # Only the one-pixel seam between image and fill differs (SciPy blends it with cval
+        # its own way); the image and the filled area are the same.
+        assert same.mean() > 0.95
+    else:
+        assert same.all()
+
+
+def marker_images(n, row, col):
+    images = np.zeros((n, SIDE, SIDE, 1), np.float32)
+    images[:, row, col] = 1.0
+    return images
+
+
+def centroids(images):
+    grid_r, grid_c = np.mgrid[0:SIDE, 0:SIDE]
+    mass = images[..., 0].sum(axis=(1, 2))
+    return ((images[..., 0] * grid_r).sum(axis=(1, 2)) / mass,
+            (images[..., 0] * grid_c).sum(axis=(1, 2)) / mass)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_shift_of_0_2_never_moves_a_marker_more_than_20_percent(engine):
+    config = AugmentConfig(width_shift_range=0.2, height_shift_range=0.2, fill_mode="constant")
+    out = ENGINES[engine](config)(marker_images(N, 32, 32))
+    rows, cols = centroids(out)
+    moved_r, moved_c = np.abs(rows - 32), np.abs(cols - 32)
+    limit = 0.2 * SIDE
+    assert moved_r.max() <= limit + 1e-3 and moved_c.max() <= limit + 1e-3
+    # ... and uses the range: some markers move more than 15% in each direction.
+    assert moved_r.max() > 0.15 * SIDE and moved_c.max() > 0.15 * SIDE
+    assert abs(np.mean(rows - 32)) < 1.5 and abs(np.mean(cols - 32)) < 1.5  # unbiased
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_flips_happen_half_the_time(engine):
+    config = AugmentConfig(horizontal_flip=True)
+    out = ENGINES[engine](config)(marker_images(N, 10, 5))
+    rows, cols = centroids(out)
+    flipped = np.isclose(cols, SIDE - 1 - 5)
+    assert np.all(flipped | np.isclose(cols, 5)) and np.allclose(rows, 10)
+    assert 0.4 < flipped.mean() < 0.6
+
+
+def zoom_factors(out):
+    """Scale factors read off gradient images: x from the column ramp, y from the row ramp."""
+    c = SIDE // 2
+    return (out[:, c, c + 1, 0] - out[:, c, c - 1, 0]) / 2, \
+        (out[:, c + 1, c, 1] - out[:, c - 1, c, 1]) / 2
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_zoom_0_5_draws_x_and_y_factors_independently_from_0_5_to_1_5(engine):
+    ramp = np.stack(np.meshgrid(np.arange(SIDE), np.arange(SIDE)), axis=-1)[..., ::1]
+    images = np.repeat(ramp[None].astype(np.float32), N, axis=0)  # ch0 = column, ch1 = row
+    out = ENGINES[engine](AugmentConfig(zoom_range=0.5))(images)
+    zx, zy = zoom_factors(out)
+    for z in (zx, zy):
+        assert z.min() >= 0.5 - 1e-3 and z.max() <= 1.5 + 1e-3
+        assert z.min() < 0.6 and z.max() > 1.4
+    assert abs(np.corrcoef(zx, zy)[0, 1]) < 0.25  # independent: the aspect ratio changes
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_fill_is_nearest_by_default(engine):
+    images = np.zeros((N, SIDE, SIDE, 1), np.float32)
+    images[:, :, :8] = 1.0  # a bright left edge
+    out = ENGINES[engine](AugmentConfig(width_shift_range=0.2))(images)
+    # Shifted right, the gap on the left is filled with the edge's own value (nearest),
+    # not zeros (constant) nor the darker inside (reflect would fold it in past 8 px).
+    right_shifted = out[:, SIDE // 2, 0, 0] > 0.99
+    assert right_shifted.mean() > 0.3
+    assert np.all(out[right_shifted][:, :, :4] > 0.99)
+
+
+def test_report_config_reads_like_the_report():
+    assert REPORT_AUGMENT.rescale == pytest.approx(1 / 255)
+    assert REPORT_AUGMENT.zoom_bounds == (0.5, 1.5)
+    assert REPORT_AUGMENT.shear_range == 0.2 and REPORT_AUGMENT.fill_mode == "nearest"
+    assert not REPORT_AUGMENT.is_identity
+    with pytest.raises(ValueError, match="fill_mode"):
+        AugmentConfig(fill_mode="mirror_ball")
+
+
+def test_fast_engine_is_seeded_per_batch():
+    import tensorflow as tf
+
+    images = tf.constant(np.random.default_rng(0).random((4, 16, 16, 3)), tf.float32)
+    first = fast_augment(images, tf.constant([3, 1]), REPORT_AUGMENT)
+    again = fast_augment(images, tf.constant([3, 1]), REPORT_AUGMENT)
+    other = fast_augment(images, tf.constant([4, 1]), REPORT_AUGMENT)
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, other)

@@ -14,8 +14,10 @@ it for trials, train them and report back. What this module changes:
   call is retried while the chief is unreachable, for `chief_timeout` seconds (long enough
   for a chief to start or restart), and then the worker stops with a sentence. A thread
   sends a heartbeat every few seconds, so the chief can tell a long trial from a dead worker.
-- Heartbeats travel as `GetTrial` requests for a reserved trial id: KerasTuner's protocol
-  has no message for them, and a new one would need its own protobuf build.
+- Heartbeats, and a failed trial's reason, travel as `GetTrial` requests for a reserved
+  trial id: KerasTuner's protocol has no message for either (its `Trial` proto drops
+  `trial.message`, so a worker's failure reasons never reached the chief), and a new
+  message would need its own protobuf build.
 
 `run_local` starts a chief and N workers on this machine (loopback), for `--local-workers`.
 """
@@ -41,6 +43,7 @@ from keras_tuner.src.engine.trial import TrialStatus
 from tasks.common.errors import UsageError
 
 HEARTBEAT = "__heartbeat__/"  # GetTrial(trial_id=HEARTBEAT + tuner_id) is a heartbeat
+MESSAGE = "__message__/"  # GetTrial(trial_id=MESSAGE + trial_id + "\n" + text): why it failed
 HEARTBEAT_SECONDS = 2.0
 CALL_SECONDS = 30.0  # one attempt of one call; retried until chief_timeout
 IDLE_SECONDS = 1.0  # KerasTuner asks again at once when told to wait: pace it
@@ -67,6 +70,10 @@ class _Servicer(OracleServicer):
     def GetTrial(self, request, context):
         if request.trial_id.startswith(HEARTBEAT):
             self.oracle.heartbeat(request.trial_id[len(HEARTBEAT):])
+            return protos.get_service().GetTrialResponse()
+        if request.trial_id.startswith(MESSAGE):
+            trial_id, _, text = request.trial_id[len(MESSAGE):].partition("\n")
+            self.oracle.messages[trial_id] = text
             return protos.get_service().GetTrialResponse()
         return super().GetTrial(request, context)
 
@@ -150,6 +157,12 @@ class PatientClient(OracleClient):
             except grpc.RpcError:
                 pass  # the calls themselves notice a chief that is gone
             time.sleep(HEARTBEAT_SECONDS)
+
+    def end_trial(self, trial):
+        if trial.message:
+            self.stub.GetTrial(protos.get_service().GetTrialRequest(
+                trial_id=f"{MESSAGE}{trial.trial_id}\n{trial.message}"))
+        super().end_trial(trial)
 
     def create_trial(self, tuner_id):
         trial = super().create_trial(tuner_id)

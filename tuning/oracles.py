@@ -59,6 +59,7 @@ class Ledger:
         self.keep_running_trials = keep_running_trials
         self.workers = {}  # trial_id -> the tuner id that ran it
         self.notes = {}  # trial_id -> what happened to it besides its result
+        self.messages = {}  # trial_id -> a worker's failure message, sent before end_trial
         self.last_seen = {}  # tuner id -> time.monotonic() of its last request
         self.exhausted = False  # the algorithm has no more trials to propose
         self._reloaded_ongoing = {}
@@ -88,6 +89,8 @@ class Ledger:
     @kt.synchronized
     def end_trial(self, trial):
         self._seen_trial(trial.trial_id)
+        if trial.message is None:  # it came over gRPC, which drops it
+            trial.message = self.messages.pop(trial.trial_id, None)
         if trial.trial_id in self._retry_queue:
             # Its worker was presumed lost but finished after all: keep its result.
             self._retry_queue.remove(trial.trial_id)

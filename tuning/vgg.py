@@ -236,16 +236,24 @@ def search(args) -> int:
     if not args.chief:
         print(f"tuning: {len(datasets.keywords['data'].train_files):,} training and "
               f"{len(datasets.keywords['data'].val_files):,} validation images", flush=True)
-    tuner.search(datasets, epochs=args.epochs, verbose=0 if args.quiet else 1,
-                 callbacks=[keras.callbacks.TensorBoard(str(run.file("tensorboard")),
-                                                        write_graph=False)])
+    def report():
+        write_results(run, oracle.trial_rows(), args.objective,
+                      settings(args, space, combinations), one_at_a_time=args.one_at_a_time,
+                      search_seconds=time.time() - start)
+
+    try:
+        tuner.search(datasets, epochs=args.epochs, verbose=0 if args.quiet else 1,
+                     callbacks=[keras.callbacks.TensorBoard(str(run.file("tensorboard")),
+                                                            write_graph=False)])
+    except KeyboardInterrupt:
+        if not args.worker:
+            report()  # of the trials finished so far; rerunning continues the search
+        raise
     if args.worker:
         print(f"tuning: worker {os.environ['KERASTUNER_TUNER_ID']} done", flush=True)
         return 0
-    rows = oracle.trial_rows()
     oracle.write_trials()
-    write_results(run, rows, args.objective, settings(args, space, combinations),
-                  one_at_a_time=args.one_at_a_time, search_seconds=time.time() - start)
+    report()
     print(f"\nreport: {run.file('report.md')}")
     return 0
 

@@ -254,8 +254,10 @@ def fit_logged(model, train, val, epochs: int, log_dir, callbacks=(), steps_per_
 
     board = keras.callbacks.TensorBoard(str(log_dir), write_graph=True)
     start = time.perf_counter()
+    # shuffle=False: the tf.data pipelines shuffle themselves (Keras would ignore it and warn).
     history = model.fit(train, validation_data=val, epochs=epochs, verbose=verbose,
-                        steps_per_epoch=steps_per_epoch, callbacks=list(callbacks) + [board])
+                        steps_per_epoch=steps_per_epoch, shuffle=False,
+                        callbacks=list(callbacks) + [board])
     return history_rows(history), time.perf_counter() - start
 
 

@@ -426,7 +426,7 @@ def cifar10_cnn(args, run):
     steps = args.steps or (10 ** 9 if args.budget_minutes else 4000)
     every = args.eval_every
     if args.quick:
-        steps, every = min(steps, 20), 10
+        steps, every = min(steps, 8), 4
     results, losses, curves = [], [], {}
     for name in args.models:
         print(f"\n--- {name}")

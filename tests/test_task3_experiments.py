@@ -1,0 +1,176 @@
+"""Task 3: the dropout-inference schemes by hand, the weight-norm callback, the CNNs' sizes,
+and every experiment with --quick on small generated arrays."""
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.test_task2_experiments import tiny_splits
+
+
+@pytest.fixture
+def fake_data(monkeypatch):
+    import data
+
+    monkeypatch.setattr(data, "load_dataset",
+                        lambda name, data_dir=None, seed=0: tiny_splits(128, 32, 32))
+
+
+def run(argv):
+    from tasks.task3 import task
+
+    return task.main(argv)
+
+
+def metrics(folder):
+    return json.loads((folder / "metrics.json").read_text())
+
+
+# -- dropout at inference, against a hand computation on a 2-layer net ---------------------------
+X = np.array([[1.0, 2.0]])
+W1, B1 = np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([0.0, -1.0])  # hidden = relu([1, 1])
+W2, B2 = np.array([[2.0, 0.0], [0.0, 4.0]]), np.array([0.0, 0.0])  # Keras's W (rate 0.5)
+
+
+def test_dropout_schemes_by_hand():
+    from tasks.task3 import (first_hidden, logits_with_masks, softmax, trained_weights,
+                             weight_scaling_logits)
+
+    params = trained_weights([(W1, B1), (W2, B2)], rate=0.5)
+    np.testing.assert_allclose(params[1][0], [[4, 0], [0, 8]])  # W~ = W / (1 - 0.5)
+    hidden = first_hidden(params, X)
+    np.testing.assert_allclose(hidden, [[1, 1]])
+    # (i): W~ * 0.5 = [[2, 0], [0, 4]] on h = [1, 1] -> logits [2, 4].
+    np.testing.assert_allclose(weight_scaling_logits(params, hidden, 0.5), [[2, 4]])
+    # Two masks by hand: keep unit 1 -> [4, 0]; keep unit 2 -> [0, 8].
+    a = logits_with_masks(params, hidden, [np.array([[1.0, 0.0]])])
+    b = logits_with_masks(params, hidden, [np.array([[0.0, 1.0]])])
+    np.testing.assert_allclose(a, [[4, 0]])
+    np.testing.assert_allclose(b, [[0, 8]])
+    # (ii) mean of softmax: class 1 gets (e^0/(e^4+1) + e^8/(1+e^8)) / 2.
+    mean_probs = (softmax(a) + softmax(b)) / 2
+    by_hand = (1 / (np.e ** 4 + 1) + np.e ** 8 / (1 + np.e ** 8)) / 2
+    assert mean_probs[0, 1] == pytest.approx(by_hand)
+    # (iii) softmax of mean logits [2, 4]: the same as (i) for a net with one dropout layer.
+    np.testing.assert_allclose(softmax((a + b) / 2), softmax(np.array([[2.0, 4.0]])))
+
+
+def test_mask_average_converges_to_expectation():
+    from tasks.task3 import first_hidden, mask_average_accuracies, trained_weights
+
+    params = trained_weights([(W1, B1), (W2, B2)], rate=0.5)
+    hidden = first_hidden(params, X)
+    by_probs, by_logits = mask_average_accuracies(params, hidden, np.array([1]), 0.5, 50, 0)
+    assert by_probs.shape == by_logits.shape == (50,)
+    # Unit 2 (weight 8 to class 1) is kept in about half the masks: class 1 wins on average.
+    assert by_probs[-1] == 1.0 and by_logits[-1] == 1.0
+
+
+def test_keras_inference_is_weight_scaling():
+    """Keras's inverted dropout at inference equals scheme (i) on the converted weights."""
+    from models.mlp import make_mlp
+    from tasks.task3 import (dense_parameters, first_hidden, softmax, trained_weights,
+                             weight_scaling_logits)
+
+    model = make_mlp((6,), 3, hidden=(5, 4), dropout=0.5, seed=1)
+    x = np.random.default_rng(0).random((7, 6)).astype(np.float32)
+    params = trained_weights(dense_parameters(model), 0.5)
+    ours = softmax(weight_scaling_logits(params, first_hidden(params, x), 0.5))
+    np.testing.assert_allclose(ours, model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+# -- callbacks --------------------------------------------------------------------------------
+def test_weight_norm_logger_one_value_per_update():
+    import keras
+
+    from tasks.task3 import weight_norm_logger
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    logger = weight_norm_logger()
+    x, y = np.ones((20, 3), np.float32), np.zeros((20, 2), np.float32)
+    model.fit(x, y, batch_size=4, epochs=3, verbose=0, callbacks=[logger])
+    assert len(logger.norms) == 3 * 5  # 5 updates per epoch, 3 epochs
+    final = np.sqrt(sum(np.sum(np.square(np.asarray(w))) for w in model.trainable_weights))
+    assert logger.norms[-1] == pytest.approx(final, rel=1e-6)
+    assert logger.norms[0] > logger.norms[-1]  # SGD on a zero target shrinks the weights
+
+
+def test_step_loss_logger_recovers_batch_losses():
+    import keras
+
+    from tasks.common.keras_run import step_loss_logger
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False,
+                                                                  kernel_initializer="zeros")])
+    model.compile(keras.optimizers.SGD(0.0), "mse")  # frozen: batch i's loss is known
+    x = np.ones((8, 1), np.float32)
+    y = np.repeat(np.arange(4, dtype=np.float32), 2)[:, None]  # batches of 2: 0, 1, 2, 3
+    logger = step_loss_logger(every=2)
+    model.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0, callbacks=[logger])
+    assert [r["step"] for r in logger.rows] == [2, 4]
+    assert [r["loss"] for r in logger.rows] == pytest.approx([(0 + 1) / 2, (4 + 9) / 2])
+
+
+def test_time_budget_stops_and_anneals():
+    import keras
+
+    from tasks.common.keras_run import time_budget
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    budget = time_budget(1e-9)
+    x = np.ones((64, 2), np.float32)
+    model.fit(x, x[:, :1], batch_size=8, epochs=5, verbose=0, callbacks=[budget])
+    assert budget.stopped_early
+    assert float(np.asarray(model.optimizer.learning_rate)) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_cnn_sizes_match_the_reports():
+    from models.cnn import make_cnn_50k, make_cnn_206k
+
+    assert make_cnn_206k((28, 28, 1), 10).count_params() == 206_500  # report A's count
+    assert 45_000 <= make_cnn_50k((28, 28, 1), 10).count_params() <= 60_000  # "about 50k"
+
+
+# -- the experiments, quick ----------------------------------------------------------------
+@pytest.mark.parametrize("name, files", [
+    ("cnn-vs-mlp", ["errors.png", "results.csv", "history.csv"]),
+    ("weight-decay", ["test_error.png", "weight_norm.png", "weight_norm.csv"]),
+    ("dropout-inference", ["accuracy_vs_masks.png", "accuracy_vs_masks.csv"]),
+    ("bn-vs-dropout", ["test_error.png", "results.csv"]),
+    ("cifar10-cnn", ["curves.png", "loss_every_100_steps.csv", "results.csv"]),
+])
+def test_experiment_quick(tmp_path, fake_data, name, files):
+    out = tmp_path / name
+    assert run([name, "--quick", "--dataset", "fashion_mnist", "--out", str(out)]) == 0
+    for file in files + ["report.md", "metrics.json", "config.json"]:
+        assert (out / file).is_file(), file
+    assert list((out / "tensorboard").rglob("events.out.tfevents.*"))
+    m = metrics(out)
+    if name == "cnn-vs-mlp":
+        assert m["models"]["cnn_206k"]["params"] == 206_500
+        assert 0 <= m["best_cnn_test_accuracy"] <= 1
+    if name == "weight-decay":
+        norms = (out / "weight_norm.csv").read_text().splitlines()[1:]
+        for model in m["models"].values():  # one norm per update: 128 / 64 = 2 per epoch
+            assert model["updates"] == 2 * model["epochs"]
+        assert len(norms) == sum(model["updates"] for model in m["models"].values())
+    if name == "dropout-inference":
+        assert m["weight_scaling_accuracy"] == pytest.approx(m["keras_inference_accuracy"])
+        assert len((out / "accuracy_vs_masks.csv").read_text().splitlines()) == 1 + m["masks"]
+    if name == "cifar10-cnn":
+        assert set(m["models"]) == {"course", "strong"}
+        assert all(r["steps"] == 8 for r in m["models"].values())
+        assert {"course_test_accuracy", "strong_test_accuracy"} <= set(m)
+
+
+@pytest.mark.slow
+def test_all_quick(tmp_path, fake_data):
+    from tasks.task3 import EXPERIMENTS
+
+    out = tmp_path / "all"
+    assert run(["all", "--quick", "--out", str(out)]) == 0
+    for name in EXPERIMENTS:
+        assert (out / name / "report.md").is_file(), name

@@ -261,6 +261,6 @@ def fit_logged(model, train, val, epochs: int, log_dir, callbacks=(), steps_per_
     return history_rows(history), time.perf_counter() - start
 
 
-TENSORBOARD_NOTE = ("TensorBoard logs (scalars per epoch and the model graph) are in "
-                    "`tensorboard/` here; open them with `tensorboard --logdir {path}` and "
-                    "browse http://localhost:6006.")
+TENSORBOARD_NOTE = ("TensorBoard logs (scalars per epoch under Scalars, the model's conceptual "
+                    "graph under Graphs) are in `tensorboard/` here; open them with "
+                    "`tensorboard --logdir {path}` and browse http://localhost:6006.")

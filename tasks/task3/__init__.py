@@ -481,7 +481,7 @@ def cifar10_cnn(args, run):
     report = Report("Task 3: CNNs on CIFAR-10 (or the --dataset given)",
                     f"Dataset {args.dataset}, batch {args.batch_size}, {bound}. course: the "
                     f"course's default ConvNet (Adam lr 1e-4, L2 weight decay 1e-3); strong: "
-                    f"conv-BN-ReLU stages {24}-{48}-{96}, Adam lr 2e-3 annealed to 0 (cosine), "
+                    f"conv-BN-ReLU stages 24-48-96, Adam lr 2e-3 annealed to 0 (cosine), "
                     f"horizontal flips except on MNIST.")
     report.table(["model", "params", "steps", "test accuracy", "train seconds", "images/s"],
                  [[r["model"], r["params"], r["steps"], percent(r["test_accuracy"]),

@@ -44,7 +44,7 @@ DATASET_FOLDERS = ("dogs-vs-cats", "PetImages", f"{PETIMAGES_FOLDER}/PetImages")
 PETIMAGES_URL = ("https://download.microsoft.com/download/3/E/1/"
                  "3E1C3F21-ECDB-4869-8368-6DEBA77B919F/kagglecatsanddogs_5340.zip")
 _CLASS_FOLDERS = {"cat": 0, "cats": 0, "dog": 1, "dogs": 1}
-_KAGGLE_NAME = re.compile(r"^(cat|dog)\.(\d+)\.", re.IGNORECASE)
+_KAGGLE_NAME = re.compile(r"^(cat|dog)\.", re.IGNORECASE)  # cat.123.jpg
 
 
 @dataclass

@@ -1,0 +1,104 @@
+"""The Dogs vs. Cats loader and pipeline on tiny generated folders."""
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from data.dogs import check_images, load_dogs_vs_cats, make_dataset
+from data.errors import DataError, DatasetNotFound
+from tests.dogs_images import (CONVERTIBLE, UNREADABLE, make_class_folders, make_kaggle,
+                               write_bad_files)
+
+
+def test_kaggle_layout_is_split_80_20_stratified_and_seeded(tmp_path):
+    root = make_kaggle(tmp_path / "dogs-vs-cats", per_class=10)
+    data = load_dogs_vs_cats(root, seed=0)
+    assert len(data.train_files) == 16 and len(data.val_files) == 4
+    assert np.bincount(data.train_labels).tolist() == [8, 8]
+    assert np.bincount(data.val_labels).tolist() == [2, 2]
+    assert not set(data.train_files) & set(data.val_files)
+    for f, y in zip(data.train_files + data.val_files,
+                    np.concatenate([data.train_labels, data.val_labels]), strict=True):
+        assert f.split("/")[-1].startswith(("cat.", "dog.")[y])
+    assert data.test_ids == [1, 2, 3, 4, 5, 6] and data.class_names == ["cat", "dog"]
+    again = load_dogs_vs_cats(root, seed=0)
+    other = load_dogs_vs_cats(root, seed=1)
+    assert again.val_files == data.val_files and other.val_files != data.val_files
+
+
+def test_data_dir_may_be_a_parent_and_limit_caps_each_class(tmp_path):
+    make_kaggle(tmp_path / "dogs-vs-cats", per_class=10)
+    data = load_dogs_vs_cats(tmp_path, limit=5)
+    assert len(data.train_files) + len(data.val_files) == 10
+    assert np.bincount(np.concatenate([data.train_labels, data.val_labels])).tolist() == [5, 5]
+
+
+@pytest.mark.parametrize("names", [("Cat", "Dog"), ("cats", "DOGS")])
+def test_one_folder_per_class_layout(tmp_path, names):
+    root = make_class_folders(tmp_path / "PetImages", names, per_class=5)
+    data = load_dogs_vs_cats(root)
+    labels = np.concatenate([data.train_labels, data.val_labels])
+    files = data.train_files + data.val_files
+    assert np.bincount(labels).tolist() == [5, 5]
+    for f, y in zip(files, labels, strict=True):
+        assert f"/{names[y]}/" in f
+    assert data.test_files == []
+
+
+def test_unreadable_files_are_skipped_with_one_warning(tmp_path, capsys):
+    root = make_kaggle(tmp_path / "d", per_class=6)
+    bad = write_bad_files(root / "train", stem="cat.")
+    data = load_dogs_vs_cats(root)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(lines) == 1 and "skipped 3 of 19" in lines[0]
+    assert sorted(data.skipped) == sorted(str(bad[k]) for k in UNREADABLE)
+    kept = set(data.train_files + data.val_files)
+    assert all(str(bad[k]) in kept for k in CONVERTIBLE)
+    images = [x for x, _ in make_dataset(sorted(kept), np.zeros(len(kept)), batch_size=4)]
+    assert sum(len(x) for x in images) == 16
+    assert all(x.shape[1:] == (64, 64, 3) for x in images)
+
+
+def test_check_images_flags_exactly_the_broken_ones(tmp_path):
+    bad = write_bad_files(tmp_path)
+    good, unreadable = check_images([bad[k] for k in sorted(bad)], warn=False)
+    assert sorted(unreadable) == sorted(str(bad[k]) for k in UNREADABLE)
+    assert good.sum() == len(CONVERTIBLE)
+
+
+def test_empty_and_one_class_folders_are_clear_errors(tmp_path):
+    (tmp_path / "empty" / "train").mkdir(parents=True)
+    with pytest.raises(DataError, match="no cat and dog images"):
+        load_dogs_vs_cats(tmp_path / "empty")
+    root = make_kaggle(tmp_path / "cats", per_class=3, test=0)
+    for f in (root / "train").glob("dog.*"):
+        f.unlink()
+    with pytest.raises(DataError, match="no dog images"):
+        load_dogs_vs_cats(root)
+    with pytest.raises(DatasetNotFound, match="not a folder"):
+        load_dogs_vs_cats(tmp_path / "nowhere")
+
+
+def test_pipeline_gives_the_pixels_written_scaled_to_0_1(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = rng.integers(0, 256, (5, 16, 16, 3), dtype=np.uint8)
+    files = []
+    for i, array in enumerate(arrays):
+        buffer = io.BytesIO()
+        Image.fromarray(array).save(buffer, "PNG")  # lossless
+        files.append(tmp_path / f"{i}.png")
+        files[-1].write_bytes(buffer.getvalue())
+    labels = np.array([0, 1, 1, 0, 1])
+    batches = list(make_dataset(files, labels, batch_size=2, image_size=16))
+    x = np.concatenate([b[0] for b in batches])
+    y = np.concatenate([b[1] for b in batches])
+    assert x.dtype == np.float32 and [len(b[0]) for b in batches] == [2, 2, 1]
+    np.testing.assert_allclose(x, arrays / 255.0, atol=1e-6)
+    np.testing.assert_array_equal(y, labels)
+    shuffled = make_dataset(files, labels, batch_size=5, image_size=16, shuffle=True, seed=3)
+    first, second = (next(iter(shuffled))[1].numpy() for _ in range(2))
+    assert sorted(first) == sorted(labels)
+    unlabelled = next(iter(make_dataset(files, batch_size=5, image_size=8)))
+    assert unlabelled.shape == (5, 8, 8, 3)

@@ -223,6 +223,7 @@ STUDIES = ["initializer", "activation", "regularizer", "optimizer", "units", "la
                      arg("--batch-size", type=positive_int, help="batch size")])
 def best(args, run):
     import keras
+    from sklearn.metrics import confusion_matrix
 
     splits = load_splits(args)
     config = dict(BEST[args.dataset])
@@ -245,6 +246,9 @@ def best(args, run):
     model.save(run.file("model.keras"))
     val_loss, val_accuracy = model.evaluate(val, verbose=0)
     test_loss, test_accuracy = model.evaluate(test, verbose=0)  # the one look at the test set
+    predicted = model.predict(test, verbose=0).argmax(axis=1)
+    log_confusion_matrix(run.file("tensorboard"), confusion_matrix(
+        splits.y_test, predicted, labels=range(splits.num_classes)), splits.class_names)
     metrics = {"dataset": args.dataset, "config": config, "params": int(model.count_params()),
                "epochs": len(rows), "val_accuracy": float(val_accuracy),
                "test_accuracy": float(test_accuracy), "test_loss": float(test_loss),
@@ -263,7 +267,8 @@ def best(args, run):
     report.image(curves, "Loss and accuracy per epoch")
     report.paragraph("`python -m tasks.task2 analyze` draws its confusion matrix and "
                      "confidently wrong images from `model.keras` here.")
-    report.paragraph(TENSORBOARD_NOTE.format(path=run.file("tensorboard")))
+    report.paragraph(TENSORBOARD_NOTE.format(path=run.file("tensorboard")) +
+                     " The test confusion matrix is under Images.")
     run.write_report(report)
 
 

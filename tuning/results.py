@@ -42,23 +42,33 @@ def best_row(rows: list[dict], objective: str) -> dict | None:
     return pick(done, key=lambda r: float(r[objective]))
 
 
-def best_hparams(row: dict, objective: str) -> dict:
-    """What `python -m tasks.task4 train --hparams` reads, plus where it came from."""
+def best_hparams(row: dict, objective: str, model: dict | None = None) -> dict:
+    """What `python -m tasks.task4 train --hparams` reads, plus where it came from.
+
+    Args:
+        model: settings the search held fixed that task 4 must use too to train the same
+            net (`filters`, `dense`, `momentum`).
+    """
     hparams = {name: _plain(row[name]) for name in HPARAMS}
-    return {**hparams, "objective": objective, objective: float(row[objective]),
-            "trial_id": row["trial_id"]}
+    return {**hparams, **(model or {}), "objective": objective,
+            objective: float(row[objective]), "trial_id": row["trial_id"]}
 
 
 def write_results(run, rows: list[dict], objective: str, settings: str,
-                  one_at_a_time: bool, search_seconds: float) -> None:
-    """`best_hparams.json`, `metrics.json`, `objective_vs_hparams.png` and `report.md`."""
+                  one_at_a_time: bool, search_seconds: float, model=None) -> None:
+    """`best_hparams.json`, `metrics.json`, `objective_vs_hparams.png` and `report.md`.
+
+    Args:
+        model: `model(depth) -> dict` of the fixed settings `best_hparams.json` also needs.
+    """
     best = best_row(rows, objective)
     statuses = [r["status"] for r in rows]
     metrics = {"trials": len(rows), "trials_completed": statuses.count("completed"),
                "trials_failed": statuses.count("failed") + statuses.count("invalid"),
                "objective": objective, "search_seconds": round(search_seconds, 1)}
     if best:
-        run.write_json("best_hparams.json", best_hparams(best, objective))
+        fixed = model(int(_plain(best["depth"]))) if model else None
+        run.write_json("best_hparams.json", best_hparams(best, objective, fixed))
         metrics.update({f"best_{objective}": float(best[objective]),
                         "best_val_loss": _float(best.get("val_loss")),
                         "best_params": int(float(best["params"])),

@@ -122,7 +122,7 @@ class VGGHyperModel(kt.HyperModel):
         width_scale: multiply every conv layer's filters by this (1 = the report's widths;
             1/16 makes a trial take seconds on a CPU while depth still means depth).
         dense: hidden dense sizes (the report's 4096, 4096).
-        momentum: SGD momentum (the report used plain SGD).
+        momentum: SGD momentum (the report used plain SGD: 0).
 
     Example:
         hypermodel = VGGHyperModel(SearchSpace(), width_scale=1 / 16, dense=(64, 64))
@@ -142,18 +142,24 @@ class VGGHyperModel(kt.HyperModel):
     def declare_hyperparameters(self, hp):
         self.space.declare(hp)
 
+    def architecture(self, depth: int) -> dict:
+        """`build_vgg`'s `filters` and `dense` for `depth`, as task 4's `--hparams` takes them."""
+        from models.vgg import block_filters
+
+        filters = [[max(1, round(n * self.width_scale)) for n in block]
+                   for block in block_filters(depth)]
+        return {"filters": filters, "dense": list(self.dense)}
+
     def build(self, hp):
         import keras
 
-        from models.vgg import block_filters, build_vgg
+        from models.vgg import build_vgg
 
         values = self.space.declare(hp)
-        filters = [[max(1, round(n * self.width_scale)) for n in block]
-                   for block in block_filters(values["depth"])]
         try:
             model = build_vgg(depth=values["depth"], kernel_size=values["kernel_size"],
-                              filters=filters, dense=self.dense, input_shape=self.input_shape,
-                              num_classes=2)
+                              input_shape=self.input_shape, num_classes=2,
+                              **self.architecture(values["depth"]))
         except ValueError as error:
             # A combination the net cannot be built with (a kernel too large for the last
             # blocks' feature maps): the trial fails with this reason, the search goes on.

@@ -89,6 +89,8 @@ def parser() -> argparse.ArgumentParser:
                         "64...640; quick 1/16)")
     d.add_argument("--dense", type=int_list,
                    help="hidden dense sizes (default 4096,4096; quick 32,32)")
+    d.add_argument("--momentum", type=fraction, default=0.0,
+                   help="SGD's momentum (the report's plain SGD: 0)")
     m = p.add_argument_group("distributed (KerasTuner's chief/worker mode)")
     role = m.add_mutually_exclusive_group()
     role.add_argument("--chief", action="store_true",
@@ -229,17 +231,22 @@ def search(args) -> int:
                          combinations=combinations, results_dir=None if args.worker else run.path,
                          lease_seconds=args.lease_seconds, keep_running_trials=args.chief)
     hypermodel = VGGHyperModel(space, input_shape=(args.image_size, args.image_size, 3),
-                               width_scale=args.width_scale, dense=args.dense)
+                               width_scale=args.width_scale, dense=args.dense,
+                               momentum=args.momentum)
     tuner = VGGTuner(oracle, hypermodel, directory=str(run.path), project_name="keras_tuner",
                      chief_timeout=args.chief_timeout, overwrite=False)
     datasets = None if args.chief else _datasets(args)
     if not args.chief:
         print(f"tuning: {len(datasets.keywords['data'].train_files):,} training and "
               f"{len(datasets.keywords['data'].val_files):,} validation images", flush=True)
+
     def report():
         write_results(run, oracle.trial_rows(), args.objective,
                       settings(args, space, combinations), one_at_a_time=args.one_at_a_time,
-                      search_seconds=time.time() - start)
+                      search_seconds=time.time() - start, model=fixed_settings)
+
+    def fixed_settings(depth):
+        return {**hypermodel.architecture(depth), "momentum": args.momentum}
 
     try:
         tuner.search(datasets, epochs=args.epochs, verbose=0 if args.quiet else 1,
@@ -292,7 +299,8 @@ def settings(args, space, combinations) -> str:
             f"{'all' if not args.limit else f'at most {args.limit:,}'} images per class, "
             f"{args.val_fraction:.0%} validation, augmentation {args.augment}. Model: VGG "
             f"with filters x{args.width_scale:g} of the report's, dense "
-            f"{', '.join(map(str, args.dense))}. Space: depth {list(space.depths)}, kernel "
+            f"{', '.join(map(str, args.dense))}, SGD momentum {args.momentum:g}. Space: "
+            f"depth {list(space.depths)}, kernel "
             f"{list(space.kernel_sizes)}, lr {lr}, batch {list(space.batch_sizes)}, "
             f"optimizer {list(space.optimizers)}. Seed {args.seed}.")
 

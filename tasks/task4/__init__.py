@@ -26,12 +26,13 @@ STARTED = time.time()  # --budget-minutes counts from here: imports and data loa
 
 
 class DogsTask(Task):
-    """`Task`, except that `submit --out x.csv` names the submission file (the results
-    folder is then the default one), as Kaggle users expect."""
+    """`Task`, except that `submit --out x.csv` names the submission file, as Kaggle users
+    expect. Its report then goes to the default folder, runs/task4/submit/, which records
+    the latest such submission and is replaced each time (the CSV is the result)."""
 
     def run(self, args):
         if args.experiment == "submit" and args.out and args.out.lower().endswith(".csv"):
-            args.submission, args.out = args.out, None
+            args.submission, args.out, args.overwrite = args.out, None, True
         return super().run(args)
 
 
@@ -41,19 +42,19 @@ task = DogsTask("task4", "Task 4: Kaggle Dogs vs. Cats with VGG-style CNNs.",
 
 @task.experiment("train", "Train one CNN: best val weights kept, resumable, budget-aware.",
                  arguments=_train.ARGUMENTS)
-def train(args, run):
+def run_train(args, run):
     _train.train(args, run, started=STARTED)
 
 
 @task.experiment("analyze", "Feature maps, misclassified galleries, confusion matrix, "
                  "Grad-CAM.", arguments=_analyze.ARGUMENTS)
-def analyze(args, run):
+def run_analyze(args, run):
     _analyze.analyze(args, run)
 
 
 @task.experiment("submit", "Write the Kaggle submission file (id,label) for the test photos.",
                  arguments=_submit.ARGUMENTS)
-def submit(args, run):
+def run_submit(args, run):
     _submit.submit(args, run)
 
 

@@ -97,7 +97,8 @@ def read_hparams(path) -> dict:
 def settings(args) -> dict:
     """The model and optimiser settings of this run: recipe < --hparams < explicit flags."""
     hp = read_hparams(args.hparams) if args.hparams else {}
-    model = hp.get("model", args.model if not hp else "vgg13")
+    # tuning's files name a depth, not a model: {"depth": 16, ...} is vgg16.
+    model = hp.get("model") or (f"vgg{hp['depth']}" if "depth" in hp else args.model)
     if model not in MODEL_NAMES:
         raise UsageError(f"--hparams names model {model!r}; choose one of "
                          f"{', '.join(MODEL_NAMES)}.")
@@ -319,7 +320,7 @@ def train(args, run, started=None):
     callbacks.append(keras.callbacks.TensorBoard(str(run.file("tensorboard"))))
 
     history = model.fit(train_data, validation_data=val_data, epochs=config["epochs"],
-                        callbacks=callbacks, verbose=2)
+                        callbacks=callbacks, verbose=2, shuffle=False)  # tf.data shuffles
     rows = previous_rows(run)
     try:
         guard.check()

@@ -1,0 +1,163 @@
+"""`python -m tasks.task4`: train, resume, hparams, submit and its validator, on tiny data."""
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from tasks.common.io import read_csv, read_json
+from tasks.task4 import task
+import tasks.task4.train as train_module
+from tasks.task4.submit import submission_text, validate_submission
+from tests.dogs_images import UNREADABLE, make_kaggle, write_bad_files
+
+TINY = ["--image-size", "32", "--batch-size", "8", "--threads", "1", "--seed", "0"]
+
+
+def test_submission_is_sorted_by_numeric_id_and_validated():
+    text = submission_text([10, 9, 100, 1], np.array([0.9, 0.2, 0.5, 0.49]))
+    assert text == "id,label\n1,Cat\n9,Cat\n10,Dog\n100,Dog\n"
+    validate_submission(text, [1, 9, 10, 100])
+    probs = submission_text([2, 1], np.array([0.25, 1.0]), probabilities=True)
+    assert probs == "id,label\n1,1.000000\n2,0.250000\n"
+    validate_submission(probs, [1, 2], probabilities=True)
+
+
+@pytest.mark.parametrize("text, ids, problem", [
+    ("id,label\n1,Cat\n", [1, 2], "1 ids are missing"),
+    ("id,label\n1,Cat\n2,Dog\n3,Dog\n", [1, 2], "1 are extra"),
+    ("id,label\n1,Cat\n1,Dog\n", [1], "more than once"),
+    ("id,label\n2,Cat\n1,Dog\n", [1, 2], "increasing"),
+    ("id,label\n1,cat\n", [1], "not Cat or Dog"),
+    ("file,label\n1,Cat\n", [1], "header"),
+    ("id,label\n1,Cat,0.3\n", [1], "not '<id>,<label>'"),
+])
+def test_validator_rejects_bad_files(text, ids, problem):
+    with pytest.raises(ValueError, match=problem):
+        validate_submission(text, ids)
+    with pytest.raises(ValueError, match="outside"):
+        validate_submission("id,label\n1,1.5\n", [1], probabilities=True)
+
+
+def test_hparams_file_from_tuning_sets_model_and_optimiser(tmp_path):
+    path = tmp_path / "best_hparams.json"
+    path.write_text(json.dumps({"learning_rate": 0.01, "batch_size": 8, "depth": 6,
+                                "kernel_size": 2, "optimizer": "Adam", "score": 0.93,
+                                "trial_id": "07"}))
+    args = argparse.Namespace(hparams=str(path), model="cpu_net", optimizer=None, lr=None,
+                              batch_size=None, epochs=None, budget_minutes=None, quick=False)
+    config = train_module.settings(args)
+    assert config["model"] == "vgg6" and config["optimizer"] == "adam"
+    assert config["learning_rate"] == 0.01 and config["batch_size"] == 8
+    assert config["architecture"] == {"depth": 6, "kernel_size": 2}
+    args.lr = 0.5  # an explicit flag wins over the file
+    assert train_module.settings(args)["learning_rate"] == 0.5
+    path.write_text(json.dumps({"filters": [[4], [8]], "dense": [16], "model": "vgg13"}))
+    args.lr = None
+    model = train_module.make_model(train_module.settings(args), 16)
+    assert model.count_params() == 112 + 296 + (4 * 4 * 8 * 16 + 16) + 34
+
+
+def train_argv(data, out, epochs=2):
+    return ["train", "--data-dir", str(data), "--out", str(out), "--epochs", str(epochs),
+            "--model", "cpu_net", *TINY]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A 2-epoch cpu_net run on a Kaggle-layout folder with 3 unreadable photos of 31."""
+    import contextlib
+    import io
+
+    tmp = tmp_path_factory.mktemp("trained")
+    data = make_kaggle(tmp / "dogs", per_class=12, test=6)
+    write_bad_files(data / "train", stem="dog.")
+    out = tmp / "run"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        status = task.main(train_argv(data, out))
+    return data, out, status, err.getvalue()
+
+
+def test_train_keeps_the_best_epoch_and_writes_everything(trained, capsys):
+    data, out, status, err = trained
+    assert status == 0
+    assert err.count("warning") == 1 and "skipped 3 of 31" in err
+    rows = read_csv(out / "history.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    metrics = read_json(out / "metrics.json")
+    # model.keras is the best-validation checkpoint: evaluated again, it scores that epoch.
+    assert metrics["val_accuracy"] == pytest.approx(max(float(r["val_accuracy"])
+                                                        for r in rows), abs=1e-6)
+    assert metrics["skipped_images"] == 3 and metrics["params"] == 545_130  # cpu_net
+    for name in ("model.keras", "best.keras", "learning_curves.png", "report.md"):
+        assert (out / name).is_file()
+    assert any((out / "tensorboard").rglob("*tfevents*"))
+    assert not (out / "backup").exists()  # a finished run leaves no backup behind
+    # The same command again does not train again.
+    assert task.main(train_argv(data, out)) == 0
+    assert "already holds a finished run" in capsys.readouterr().out
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(tmp_path, monkeypatch):
+    import keras
+
+    data = make_kaggle(tmp_path / "dogs", per_class=10)
+    out = tmp_path / "run"
+    original = train_module.checkpoint_callbacks
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:  # after the backup of epoch 2 (this callback comes last)
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "checkpoint_callbacks",
+                        lambda *a, **k: original(*a, **k) + [Interrupt()])
+    assert task.main(train_argv(data, out, epochs=3)) == 130
+    assert [int(r["epoch"]) for r in read_csv(out / "history.csv")] == [1, 2]
+    assert (out / "backup").is_dir() and not (out / "model.keras").exists()
+
+    started = []
+    monkeypatch.setattr(train_module, "checkpoint_callbacks",
+                        lambda *a, **k: original(*a, **k) + [Record(started)])
+    assert task.main(train_argv(data, out, epochs=3)) == 0
+    assert started == [2]  # only the third epoch ran
+    rows = read_csv(out / "history.csv")
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert read_json(out / "metrics.json")["val_accuracy"] == pytest.approx(
+        max(float(r["val_accuracy"]) for r in rows), abs=1e-6)
+
+
+class Record:
+    """A callback that records the epochs it sees begin."""
+
+    def __new__(cls, seen):
+        import keras
+
+        class _Record(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                seen.append(epoch)
+
+        return _Record()
+
+
+def test_submit_writes_one_row_per_readable_photo(trained, tmp_path, capsys, monkeypatch):
+    data, run, _, _ = trained
+    bad = write_bad_files(data / "test1", stem="90")  # ids 900 ... 906
+    monkeypatch.chdir(tmp_path)  # the report goes to ./runs/task4/submit
+    csv = tmp_path / "submission.csv"
+    argv = ["submit", "--model", str(run / "model.keras"), "--images", str(data / "test1"),
+            "--out", str(csv), "--tta", "--threads", "1"]
+    assert task.main(argv) == 0
+    err = capsys.readouterr().err
+    lines = csv.read_text().splitlines()
+    unreadable = sorted(int(bad[k].stem) for k in UNREADABLE)
+    readable = [1, 2, 3, 4, 5, 6] + sorted(int(p.stem) for k, p in bad.items()
+                                           if k not in UNREADABLE)
+    assert lines[0] == "id,label" and [int(x.split(",")[0]) for x in lines[1:]] == readable
+    assert all(x.split(",")[1] in ("Cat", "Dog") for x in lines[1:])
+    assert f"no row for 3 unreadable test photos, ids {', '.join(map(str, unreadable))}" in err
+    assert read_json(tmp_path / "runs/task4/submit/metrics.json")["rows"] == len(readable)
+    assert task.main(argv + ["--probabilities"]) == 0  # replaces the report folder
+    assert all(0 <= float(x.split(",")[1]) <= 1 for x in csv.read_text().splitlines()[1:])

@@ -44,12 +44,13 @@ def test_hparams_file_from_tuning_sets_model_and_optimiser(tmp_path):
     path = tmp_path / "best_hparams.json"
     path.write_text(json.dumps({"learning_rate": 0.01, "batch_size": 8, "depth": 6,
                                 "kernel_size": 2, "optimizer": "Adam", "score": 0.93,
-                                "trial_id": "07"}))
+                                "momentum": 0.0, "trial_id": "07"}))
     args = argparse.Namespace(hparams=str(path), model="cpu_net", optimizer=None, lr=None,
                               batch_size=None, epochs=None, budget_minutes=None, quick=False)
     config = train_module.settings(args)
     assert config["model"] == "vgg6" and config["optimizer"] == "adam"
     assert config["learning_rate"] == 0.01 and config["batch_size"] == 8
+    assert config["momentum"] == 0.0
     assert config["architecture"] == {"depth": 6, "kernel_size": 2}
     args.lr = 0.5  # an explicit flag wins over the file
     assert train_module.settings(args)["learning_rate"] == 0.5

@@ -12,8 +12,11 @@ and the best-validation checkpoint stays the best of the whole run.
 from __future__ import annotations
 
 import math
+import os
+import shutil
 import sys
 import time
+from pathlib import Path
 
 from models.vgg import MODEL_NAMES, build_model, build_vgg, trainable_params
 from tasks.common.cli import arg, nonnegative_int, positive_float, positive_int
@@ -79,8 +82,9 @@ def recipe_for(model_name: str) -> dict:
 def read_hparams(path) -> dict:
     """tuning's best_hparams.json as a flat dict; KerasTuner's nesting is accepted too.
 
-    Known keys: model, learning_rate, batch_size, optimizer, depth, kernel_size, filters,
-    dense, batch_norm, dropout, epochs. Others (scores, trial ids) are kept but unused.
+    Known keys: model, learning_rate, batch_size, optimizer, momentum, depth, kernel_size,
+    filters, dense, batch_norm, dropout, epochs. Others (scores, trial ids, augment) are
+    ignored: augmentation follows --augment/--no-augment.
     """
     try:
         values = read_json(path)
@@ -103,7 +107,8 @@ def settings(args) -> dict:
         raise UsageError(f"--hparams names model {model!r}; choose one of "
                          f"{', '.join(MODEL_NAMES)}.")
     chosen = recipe_for(model)
-    for key in ("optimizer", "learning_rate", "batch_size", "epochs"):
+    chosen["momentum"] = MOMENTUM
+    for key in ("optimizer", "learning_rate", "batch_size", "epochs", "momentum"):
         if key in hp:
             chosen[key] = hp[key]
     flags = {"optimizer": args.optimizer, "learning_rate": args.lr,
@@ -135,11 +140,11 @@ def make_model(config: dict, image_size: int):
         raise UsageError(f"cannot build {config['model']} with {arch}: {error}") from None
 
 
-def make_optimizer(name: str, learning_rate: float):
+def make_optimizer(name: str, learning_rate: float, momentum: float = MOMENTUM):
     import keras
 
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate, momentum=MOMENTUM)
+        return keras.optimizers.SGD(learning_rate, momentum=momentum)
     return keras.optimizers.Adam(learning_rate)
 
 
@@ -242,11 +247,38 @@ def checkpoint_callbacks(run, best_so_far, patience):
     import keras
 
     class FiniteCheckpoint(keras.callbacks.ModelCheckpoint):
+        """Saves to a temporary file and renames it: a kill mid-save never leaves a
+        half-written best.keras."""
+
         def on_epoch_end(self, epoch, logs=None):
-            if _finite_loss(logs):
+            if not _finite_loss(logs):
+                return
+            final = self.filepath
+            self.filepath = str(Path(final).with_suffix(".tmp.keras"))
+            try:
                 super().on_epoch_end(epoch, logs)
+            finally:
+                self.filepath = final
+            partial = Path(final).with_suffix(".tmp.keras")
+            if partial.exists():
+                os.replace(partial, final)
 
     class FiniteBackup(keras.callbacks.BackupAndRestore):
+        """Keeps the previous backup too (a kill mid-save falls back to it) and starts
+        afresh, with a warning, when no backup can be read."""
+
+        def __init__(self, backup_dir):
+            super().__init__(backup_dir, double_checkpoint=True)
+
+        def on_train_begin(self, logs=None):
+            try:
+                super().on_train_begin(logs)
+            except (OSError, ValueError) as error:
+                print(f"warning: the backup in {self.backup_dir} is unreadable ({error}); "
+                      f"training starts again from epoch 1.", file=sys.stderr)
+                shutil.rmtree(self.backup_dir, ignore_errors=True)
+                self.model._initial_epoch = None
+
         def on_epoch_end(self, epoch, logs=None):
             if _finite_loss(logs):
                 super().on_epoch_end(epoch, logs)
@@ -302,7 +334,8 @@ def train(args, run, started=None):
 
     keras.utils.set_random_seed(args.seed)
     model = make_model(config, args.image_size)
-    compile_classifier(model, make_optimizer(config["optimizer"], config["learning_rate"]))
+    compile_classifier(model, make_optimizer(config["optimizer"], config["learning_rate"],
+                                                config["momentum"]))
     print(f"{model.name}: {count_params(model):,} parameters; {config['optimizer']} "
           f"lr {config['learning_rate']}, batch {config['batch_size']}")
 

@@ -211,3 +211,22 @@ def test_one_at_a_time_report_puts_the_reported_tables_beside(tmp_path):
     assert "| 6 | failed |" in report
     assert f"| 10 | 0.51 | 0.69 | 1,001 | {REPORTED['depth'][10][0]} |" in report
     assert "| 0.03 | " in report and str(REPORTED["learning_rate"][0.03][0]) in report
+
+
+# -- the command line ------------------------------------------------------------------------
+def test_quick_fills_only_the_flags_left_unset():
+    from tuning.vgg import parser, resolve
+
+    args = resolve(parser().parse_args(["--quick", "--epochs", "3"]))
+    assert (args.epochs, args.max_trials, args.width_scale, args.limit) == (3, 4, 1 / 16, 100)
+    args = resolve(parser().parse_args([]))
+    assert (args.max_trials, args.epochs, args.dense, args.augment) == (20, 10, [4096, 4096],
+                                                                        "report")
+
+
+def test_local_workers_get_the_search_flags_but_not_the_launchers():
+    from tuning.vgg import _without
+
+    argv = ["--quick", "--local-workers", "2", "--overwrite", "--threads=2", "--epochs", "3"]
+    assert _without(argv, {"--overwrite"}, {"--local-workers", "--threads"}) == [
+        "--quick", "--epochs", "3"]

@@ -199,6 +199,9 @@ def run_local(argv: list[str], workers: int, threads: int) -> int:
         while any(p.poll() is None for p in procs.values()):
             if procs["chief"].poll() not in (None, 0):
                 break  # the workers would wait chief_timeout for nothing
+            workers_done = [p.poll() for name, p in procs.items() if name != "chief"]
+            if None not in workers_done and any(workers_done):
+                break  # every worker failed: the chief would wait for new ones forever
             time.sleep(0.5)
     except KeyboardInterrupt:
         for p in procs.values():

@@ -235,10 +235,7 @@ def search(args) -> int:
                                momentum=args.momentum)
     tuner = VGGTuner(oracle, hypermodel, directory=str(run.path), project_name="keras_tuner",
                      chief_timeout=args.chief_timeout, overwrite=False)
-    datasets = None if args.chief else _datasets(args)
-    if not args.chief:
-        print(f"tuning: {len(datasets.keywords['data'].train_files):,} training and "
-              f"{len(datasets.keywords['data'].val_files):,} validation images", flush=True)
+    datasets = None if args.chief else _datasets(args)  # the chief does not train
 
     def report():
         write_results(run, oracle.trial_rows(), args.objective,
@@ -271,6 +268,8 @@ def _datasets(args):
 
     data = load_dogs_vs_cats(args.data_dir, image_size=args.image_size, seed=args.seed,
                              val_fraction=args.val_fraction, limit=args.limit)
+    print(f"tuning: {len(data.train_files):,} training and {len(data.val_files):,} "
+          f"validation images", flush=True)
     augment = REPORT_AUGMENT if args.augment == "report" else NO_AUGMENT
     return functools.partial(dogs_datasets, data=data, image_size=args.image_size,
                              augment=augment, seed=args.seed)

@@ -221,7 +221,8 @@ def test_quick_fills_only_the_flags_left_unset():
     assert (args.epochs, args.max_trials, args.width_scale, args.limit) == (3, 4, 1 / 16, 100)
     args = resolve(parser().parse_args([]))
     assert (args.max_trials, args.epochs, args.dense, args.augment) == (20, 10, [4096, 4096],
-                                                                        "report")
+                                                                        True)
+    assert resolve(parser().parse_args(["--no-augment"])).augment is False
 
 
 def test_local_workers_get_the_search_flags_but_not_the_launchers():

@@ -19,6 +19,7 @@ import functools
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from data.errors import DataError
@@ -47,9 +48,9 @@ NOT_SEARCH_CONFIG = NOT_CONFIG | {"max_trials", "chief", "worker", "local_worker
 
 # The report's settings, and the tiny ones of --quick (a trial takes seconds on 2 cores).
 FULL = {"max_trials": 20, "epochs": 10, "limit": None, "width_scale": 1.0,
-        "dense": [4096, 4096], "augment": "report"}
+        "dense": [4096, 4096], "augment": True}
 QUICK = {"max_trials": 4, "epochs": 1, "limit": 100, "width_scale": 1 / 16,
-         "dense": [32, 32], "augment": "none"}
+         "dense": [32, 32], "augment": False}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -81,9 +82,13 @@ def parser() -> argparse.ArgumentParser:
                         f"{QUICK['limit']})")
     d.add_argument("--val-fraction", type=fraction, default=0.2,
                    help="share of each class held out for validation")
-    d.add_argument("--augment", choices=("report", "none"),
-                   help="the report's augmentation (shifts 0.2, zoom 0.5, shear 0.2, flip) "
-                        "or none (default report; quick none)")
+    d.add_argument("--augment", action="store_true", default=None,
+                   help="the report's augmentation: shifts 0.2, zoom 0.5, shear 0.2, flip "
+                        "(default; not with --quick)")
+    d.add_argument("--no-augment", dest="augment", action="store_false", help="no augmentation")
+    d.add_argument("--engine", choices=("fast", "legacy"), default="fast",
+                   help="augmentation engine: fast (tf.data affine) or legacy "
+                        "(ImageDataGenerator)")
     d.add_argument("--width-scale", type=positive_float,
                    help="multiply every conv layer's filters (default 1 = the report's "
                         "64...640; quick 1/16)")
@@ -270,7 +275,7 @@ def _datasets(args):
                              val_fraction=args.val_fraction, limit=args.limit)
     print(f"tuning: {len(data.train_files):,} training and {len(data.val_files):,} "
           f"validation images", flush=True)
-    augment = REPORT_AUGMENT if args.augment == "report" else NO_AUGMENT
+    augment = replace(REPORT_AUGMENT, engine=args.engine) if args.augment else NO_AUGMENT
     return functools.partial(dogs_datasets, data=data, image_size=args.image_size,
                              augment=augment, seed=args.seed)
 
@@ -293,10 +298,11 @@ def settings(args, space, combinations) -> str:
             if combinations else f"{args.tuner} search, at most {args.max_trials} trials")
     lr = (", ".join(map(str, space.learning_rates)) if space.learning_rates
           else "log-uniform 1e-3...3e-2")
+    augmentation = f"the report's ({args.engine} engine)" if args.augment else "none"
     return (f"{what}; {args.epochs} epoch(s) per trial; objective {args.objective}. Data: "
             f"Dogs vs. Cats at {args.image_size}x{args.image_size}, "
             f"{'all' if not args.limit else f'at most {args.limit:,}'} images per class, "
-            f"{args.val_fraction:.0%} validation, augmentation {args.augment}. Model: VGG "
+            f"{args.val_fraction:.0%} validation, augmentation {augmentation}. Model: VGG "
             f"with filters x{args.width_scale:g} of the report's, dense "
             f"{', '.join(map(str, args.dense))}, SGD momentum {args.momentum:g}. Space: "
             f"depth {list(space.depths)}, kernel "

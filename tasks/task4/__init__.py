@@ -18,6 +18,8 @@ from __future__ import annotations
 import time
 
 from tasks.common.cli import Task
+from tasks.common.io import read_json
+from tasks.common.report import Report, percent
 from tasks.task4 import analyze as _analyze
 from tasks.task4 import submit as _submit
 from tasks.task4 import train as _train
@@ -83,3 +85,16 @@ def all_steps(args, run):
                        ("submit", ["--model", model])):
         print(f"\n=== task4 {name}")
         task.run(parser.parse_args([name, *common, "--out", str(run.path / name), *argv]))
+    trained = read_json(run.path / "train" / "metrics.json")
+    submitted = read_json(run.path / "submit" / "metrics.json")
+    run.write_metrics({"val_accuracy": trained["val_accuracy"], "params": trained["params"],
+                       "train_seconds": trained["train_seconds"],
+                       "submission_rows": submitted["rows"]})
+    report = Report("Task 4: Dogs vs. Cats, train, analyze and submit",
+                    f"{trained['model']}, {trained['params']:,} parameters: "
+                    f"{percent(trained['val_accuracy'])} validation accuracy after "
+                    f"{trained['epochs']} epochs ({trained['train_seconds']:.0f} s); "
+                    f"`submit/submission.csv` has {submitted['rows']:,} rows.")
+    for name in ("train", "analyze", "submit"):
+        report.paragraph(f"- [{name}]({name}/report.md)")
+    run.write_report(report)

@@ -46,7 +46,7 @@ BEST_FILE = "best.keras"
 MODEL_FILE = "model.keras"
 # Seconds kept back from a --budget-minutes run for what follows the last epoch: reloading
 # the best weights, one validation pass, saving the model, plots and report.
-BUDGET_TAIL_SECONDS = 20.0
+BUDGET_TAIL_SECONDS = 30.0
 BUDGET_MAX_EPOCHS = 1000
 
 ARGUMENTS = [

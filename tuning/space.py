@@ -182,7 +182,8 @@ class VGGHyperModel(kt.HyperModel):
 
         train, val = datasets(self.space.batch_size(hp))
         guard = nan_guard()
-        history = model.fit(train, validation_data=val, epochs=epochs,
+        # The pipeline shuffles; Keras would warn that its own `shuffle` does not apply.
+        history = model.fit(train, validation_data=val, epochs=epochs, shuffle=False,
                             callbacks=[*callbacks, guard], verbose=verbose, **kwargs)
         try:
             guard.check()

@@ -164,6 +164,8 @@ def plot_objective(run, rows, objective: str, name: str = "objective_vs_hparams.
         ax.scatter(x, y, alpha=0.7)
         if hp == "learning_rate":
             ax.set_xscale("log")
+        elif hp == "batch_size":
+            ax.set_xscale("log", base=2)
         ax.set(xlabel=hp, ylabel=objective if ax is axes[0] else None)
         ax.grid(alpha=0.3)
     return run.save_figure(fig, name)

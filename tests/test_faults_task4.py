@@ -43,7 +43,8 @@ def epochs_of(out: Path) -> list[int]:
 def test_train_killed_mid_epoch_resumes_and_loses_nothing(tmp_path):
     data = make_kaggle(tmp_path / "dogs", per_class=48, test=0)
     out = tmp_path / "run"
-    argv = ["train", "--data-dir", data, "--out", out, "--epochs", 6, *TINY]
+    epochs = 10  # enough that a fast machine is still training when the kill comes
+    argv = ["train", "--data-dir", data, "--out", out, "--epochs", epochs, *TINY]
     process = subprocess.Popen([sys.executable, "-m", "tasks.task4", *map(str, argv)],
                                cwd=ROOT, env=env(), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
@@ -57,13 +58,13 @@ def test_train_killed_mid_epoch_resumes_and_loses_nothing(tmp_path):
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     done_before = epochs_of(out)
-    assert 2 <= len(done_before) < 6 and (out / "backup").is_dir()
+    assert 2 <= len(done_before) < epochs and (out / "backup").is_dir()
 
     again = task4(*argv)
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "Epoch 1/6" not in again.stdout  # resumed, not restarted
+    assert f"Epoch 1/{epochs}" not in again.stdout  # resumed, not restarted
     rows = read_csv(out / "history.csv")
-    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4, 5, 6]  # every epoch exactly once
+    assert [int(r["epoch"]) for r in rows] == list(range(1, epochs + 1))  # each exactly once
     best = max(float(r["val_accuracy"]) for r in rows)
     # The kept model is the best over the whole run, before and after the kill.
     assert read_json(out / "metrics.json")["val_accuracy"] == pytest.approx(best, abs=1e-6)

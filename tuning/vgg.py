@@ -25,9 +25,8 @@ from pathlib import Path
 from data.errors import DataError
 from tasks.common.cli import (
     NOT_CONFIG,
-    Experiment,
-    Task,
-    _Parser,
+    Parser,
+    add_common_flags,
     float_list,
     fraction,
     int_list,
@@ -54,7 +53,7 @@ QUICK = {"max_trials": 4, "epochs": 1, "limit": 100, "width_scale": 1 / 16,
 
 
 def parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0],
+    p = Parser(prog=PROG, description=__doc__.split("\n\n")[0],
                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     g = p.add_argument_group("search")
     g.add_argument("--tuner", choices=TUNERS, default="random", help="the search algorithm")
@@ -111,9 +110,7 @@ def parser() -> argparse.ArgumentParser:
                    help="worker: give up after the chief is unreachable this long")
     m.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     # The flags every task shares (--data-dir, --out, --seed, --quick, --overwrite, ...).
-    Task("tuning", "", datasets=("dogs-vs-cats",))._common_flags(
-        p, Experiment("vgg", "", None, datasets=("dogs-vs-cats",),
-                      default_dataset="dogs-vs-cats"))
+    add_common_flags(p, "runs/tuning/vgg", ("dogs-vs-cats",), "dogs-vs-cats")
     return p
 
 

@@ -72,11 +72,27 @@ def float_list(text: str) -> list[float]:
     return [positive_float(t) for t in text.split(",") if t.strip()]
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     """argparse, but a bad flag is one line (not usage plus error) and exit status 2."""
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def add_common_flags(p, default_out: str, datasets, default_dataset) -> None:
+    """The flags every command shares: where the data and results are, seed, budget, threads."""
+    g = p.add_argument_group("common flags")
+    g.add_argument("--data-dir", help="folder holding the dataset files (else "
+                   "$SUITE_DATA_DIR, then ~/.keras/datasets, then a download)")
+    g.add_argument("--out", default=default_out, help="results folder")
+    g.add_argument("--seed", type=int, default=0, help="seed for splits, init and shuffling")
+    g.add_argument("--quick", action="store_true", help="a tiny budget, for smoke runs")
+    g.add_argument("--dataset", choices=datasets, default=default_dataset,
+                   help="dataset to run on")
+    g.add_argument("--overwrite", action="store_true",
+                   help="replace results written by another configuration")
+    g.add_argument("--threads", type=positive_int, default=default_threads(),
+                   help="CPU threads for NumPy and TensorFlow ($SUITE_THREADS)")
 
 
 @dataclass
@@ -118,34 +134,21 @@ class Task:
 
     # -- command line ------------------------------------------------------------------
     def parser(self) -> argparse.ArgumentParser:
-        parser = _Parser(prog=f"python -m tasks.{self.name}", description=self.description,
+        parser = Parser(prog=f"python -m tasks.{self.name}", description=self.description,
                          formatter_class=argparse.RawDescriptionHelpFormatter,
                          epilog="Run `python -m tasks.%s <experiment> --help` for its flags. "
                                 "Results go to runs/%s/<experiment>/ (or --out)."
                                 % (self.name, self.name))
         sub = parser.add_subparsers(dest="experiment", metavar="<experiment>", required=True,
-                                    parser_class=_Parser)
+                                    parser_class=Parser)
         for exp in self.experiments.values():
             p = sub.add_parser(exp.name, help=exp.help, description=exp.help,
                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-            self._common_flags(p, exp)
+            add_common_flags(p, f"runs/{self.name}/{exp.name}", exp.datasets,
+                             exp.default_dataset)
             for names, kwargs in exp.arguments:
                 p.add_argument(*names, **kwargs)
         return parser
-
-    def _common_flags(self, p, exp: Experiment) -> None:
-        g = p.add_argument_group("common flags")
-        g.add_argument("--data-dir", help="folder holding the dataset files (else "
-                       "$SUITE_DATA_DIR, then ~/.keras/datasets, then a download)")
-        g.add_argument("--out", help=f"results folder (default runs/{self.name}/{exp.name})")
-        g.add_argument("--seed", type=int, default=0, help="seed for splits, init and shuffling")
-        g.add_argument("--quick", action="store_true", help="a tiny budget, for smoke runs")
-        g.add_argument("--dataset", choices=exp.datasets, default=exp.default_dataset,
-                       help="dataset to run on")
-        g.add_argument("--overwrite", action="store_true",
-                       help="replace results written by another configuration")
-        g.add_argument("--threads", type=positive_int, default=default_threads(),
-                       help="CPU threads for NumPy and TensorFlow ($SUITE_THREADS)")
 
     def main(self, argv=None) -> int:
         """Parse `argv`, run the experiment, return the exit status."""

@@ -278,7 +278,9 @@ GRADCHECK_N = [k * 10**i for i in range(6) for k in (1, 5)]
                      arg("--batch-size", type=positive_int, default=64),
                      arg("--epochs", type=positive_int, default=1,
                          help="training before the check"),
-                     arg("--sample", type=int, default=0, help="index of the training sample")])
+                     arg("--sample", type=int, default=None,
+                         help="index of the training sample (default: the first whose gradient "
+                              "on the checked weights is not all zero)")])
 def gradcheck(args, run):
     splits, (x, y, xv, yv, _, _) = load(args)
     model = build(x.shape[1], args.hidden, num_classes=splits.num_classes,
@@ -288,7 +290,8 @@ def gradcheck(args, run):
     start = time.time()
     history = model.fit(x, y, epochs_for(args, 1), args.batch_size,
                         eval_sets={"val": (xv, yv)})
-    xs, ys = x[args.sample: args.sample + 1], y[args.sample: args.sample + 1]
+    sample = args.sample if args.sample is not None else _informative_sample(model, x, y, args)
+    xs, ys = x[sample: sample + 1], y[sample: sample + 1]
     results = {}
     for dtype in (np.float64, np.float32):  # float64 is the check; float32 shows why
         copy = model.astype(dtype)
@@ -318,7 +321,7 @@ def gradcheck(args, run):
     ax.legend()
     plot = run.save_figure(fig, "gradcheck.png")
     report = Report("Gradient check", f"{model.describe()} trained {len(history)} epoch(s) "
-                    f"on {splits.name}; central differences on training sample {args.sample}, "
+                    f"on {splits.name}; central differences on training sample {sample}, "
                     f"layer {args.layer}.")
     report.compare([["best eps", f"about {reported.GRADCHECK_BEST_EPS}",
                      f"{1 / GRADCHECK_N[best]:.2g} (float64), "
@@ -331,6 +334,20 @@ def gradcheck(args, run):
                      "(about machine epsilon / eps), which is why float32 bottoms out near "
                      "eps ≈ 1e-3 and float64 goes on falling.")
     run.write_report(report)
+
+
+def _informative_sample(model, x, y, args) -> int:
+    """The first training sample whose gradient on the first p weights is not all zero.
+
+    The first weights of a ReLU layer all leave one unit of the layer below; when that unit
+    is off for a sample, their gradient and every finite difference are exactly 0, and the
+    check would compare nothing.
+    """
+    for i in range(min(len(x), 1000)):
+        grad = model.gradients(x[i:i + 1], y[i:i + 1])[args.layer][0].ravel()[: args.p]
+        if np.any(grad != 0):
+            return i
+    return 0
 
 
 # -- 4-6. tricks, topology, regularisation: cumulative tables of (train, val, test) ---------

@@ -165,8 +165,9 @@ def search(args, run):
     grid = [dict(lr=lr, batch_size=b, hidden=(h1, h2), activation=a) for lr, b, h1, h2, a in
             itertools.product(args.lrs, args.batch_sizes, args.hidden1, args.hidden2,
                               args.activations)]
-    def params(c):
-        return build(x.shape[1], c["hidden"], num_classes=splits.num_classes).params
+    def params(c):  # weights + biases of input-hidden...-classes, without building the net
+        sizes = [x.shape[1], *c["hidden"], splits.num_classes]
+        return sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
 
     in_budget = [c for c in grid if args.min_params <= params(c) <= args.max_params]
     note = ""

@@ -68,15 +68,18 @@ def _rows(out) -> list[dict]:
     return list(csv.DictReader(open(path))) if path.exists() else []
 
 
-def _wait_for(predicate, timeout: float, what: str, procs=()):
+def _wait_for(predicate, timeout: float, what: str, procs=(), log: Path | None = None):
+    def tail():
+        return f"; log:\n{log.read_text()[-3000:]}" if log else ""
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         for p in procs:
-            assert p.poll() is None, f"a process exited with {p.returncode} before {what}"
+            assert p.poll() is None, f"a process exited with {p.returncode} before {what}{tail()}"
         time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}{tail()}")
 
 
 def _finish(procs, timeout: float, log: Path) -> list[int]:
@@ -155,7 +158,7 @@ def test_killed_search_continues_without_rerunning_finished_trials(images, tmp_p
     first = _start(command, log)
     _wait_for(lambda: sum(r["status"] == "completed" for r in _rows(out)) >= 2
               and any(r["status"] == "running" for r in _rows(out)), 240,
-              "two finished trials and a running one", [first])
+              "two finished trials and a running one", [first], log)
     first.send_signal(signal.SIGKILL)
     first.wait()
     finished = {r["trial_id"]: r for r in _rows(out) if r["status"] == "completed"}
@@ -198,7 +201,7 @@ def test_killed_worker_loses_no_trial_and_hangs_nobody(images, tmp_path):
     _, _, chief, (worker0, worker1) = _distributed(images, out, log)
     _wait_for(lambda: any(r["worker"] == "worker1" and r["status"] == "running"
                           for r in _rows(out)), 240, "worker1 running a trial",
-              [chief, worker0, worker1])
+              [chief, worker0, worker1], log)
     victim = next(r["trial_id"] for r in _rows(out)
                   if r["worker"] == "worker1" and r["status"] == "running")
     worker1.send_signal(signal.SIGKILL)
@@ -216,7 +219,7 @@ def test_restarted_chief_resumes_where_it_was(images, tmp_path):
     out, log = tmp_path / "out", tmp_path / "log.txt"
     command, address, chief, workers = _distributed(images, out, log, lease="20")
     _wait_for(lambda: sum(r["status"] == "completed" for r in _rows(out)) >= 2, 240,
-              "two finished trials", [chief, *workers])
+              "two finished trials", [chief, *workers], log)
     chief.send_signal(signal.SIGKILL)
     chief.wait()
     finished = {r["trial_id"]: r for r in _rows(out) if r["status"] == "completed"}

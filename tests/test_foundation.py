@@ -128,6 +128,19 @@ def test_run_dir_never_writes_into_a_foreign_folder(tmp_path):
         RunDir(tmp_path, {"lr": 0.1})
 
 
+def test_run_dir_shares_a_folder_whose_config_another_process_is_writing(tmp_path):
+    # A distributed search's chief and workers open one folder at once: the chief's
+    # half-written config.json (a temporary file beside it) is not a foreign file.
+    (tmp_path / ".config.json.k2x9.tmp").write_text('{"config": ')
+    RunDir(tmp_path, {"lr": 0.1})
+    assert read_json(tmp_path / "config.json")["config"] == {"lr": 0.1}
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / ".metrics.json.k2x9.tmp").write_text("{")  # not config.json's: foreign
+    with pytest.raises(UsageError, match="not a results folder"):
+        RunDir(other, {"lr": 0.1})
+
+
 def cli(*args, env=None):
     return subprocess.run([sys.executable, "-m", "tasks.task1", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=120,

@@ -122,18 +122,22 @@ def test_a_silent_workers_trial_is_requeued_and_counted_once(tmp_path):
 def test_reload_keeps_running_trials_only_for_a_chief(tmp_path, chief):
     space = SearchSpace(learning_rates=(0.01,))
     oracle = _oracle(tmp_path, space)
-    running = oracle.create_trial("worker0")
+    oracle.verbose = oracle._display.verbose = 1  # KerasTuner's display, as on a chief
     done = oracle.create_trial("worker1")
     _finish(oracle, done)
-    oracle.save()
+    # Killed right after handing out a trial: its start time never reached oracle.json.
+    running = oracle.create_trial("worker0")
     again = make_oracle("random", "val_accuracy", max_trials=50, seed=0, epochs=1,
                         results_dir=tmp_path, keep_running_trials=chief)
     again._set_project_dir(str(tmp_path), "kt")
     again.reload()
+    again._display.verbose = 1
     assert again.trials[done.trial_id].status == TrialStatus.COMPLETED
     if chief:  # keras-team/keras-tuner#976: the workers may still be training
         assert again.ongoing_trials["worker0"].trial_id == running.trial_id
         assert again._retry_queue == []
+        _finish(again, running, score=0.7)  # its worker reports to the new chief
+        assert again.trials[running.trial_id].status == TrialStatus.COMPLETED
     else:  # one process: its trial died with it and runs again
         assert again._retry_queue == [running.trial_id]
         assert again.create_trial("tuner0").trial_id == running.trial_id

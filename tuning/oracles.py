@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from datetime import datetime
 from pathlib import Path
 
 import keras_tuner as kt
@@ -205,6 +206,20 @@ class Ledger:
                 self.ongoing_trials[tuner_id] = trial
                 self.tuner_ids.add(tuner_id)
                 self.last_seen[tuner_id] = time.monotonic()
+                self._remember_start(trial)
+
+    def _remember_start(self, trial):
+        """Give KerasTuner's display the start of a trial handed out before a restart.
+
+        `create_trial` saves the oracle before the display records the trial's start, so
+        the last trial a killed chief handed out has none in `oracle.json`, and the
+        display's `on_trial_end` raised KeyError when its worker reported to the new chief.
+        """
+        display = self._display
+        now = datetime.now()
+        display.search_start = display.search_start or now
+        display.trial_start.setdefault(trial.trial_id, now)
+        display.trial_number.setdefault(trial.trial_id, len(self.trials))
 
     def save(self):
         # KerasTuner writes its JSON in place: a kill mid-write leaves a file it cannot

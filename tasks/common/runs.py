@@ -34,7 +34,11 @@ class RunDir:
         self.path = Path(path)
         self.config = config
         config_path = self.path / CONFIG_FILE
-        if config_path.exists():
+        if not config_path.exists() and not overwrite and _holds_foreign_files(self.path):
+            # A folder with files but no config.json is not ours: never write into it.
+            raise UsageError(f"{self.path} exists and is not a results folder of this suite; "
+                             f"choose an empty or new folder with --out.")
+        if config_path.exists():  # looked at after the files: it may have just appeared
             previous = read_json(config_path).get("config", {})
             if previous != _normalise(config):
                 if not overwrite:
@@ -47,10 +51,6 @@ class RunDir:
                 shutil.rmtree(self.path)
             elif overwrite:
                 shutil.rmtree(self.path)
-        elif overwrite is False and self.path.is_dir() and any(self.path.iterdir()):
-            # A folder with files but no config.json is not ours: never write into it.
-            raise UsageError(f"{self.path} exists and is not a results folder of this suite; "
-                             f"choose an empty or new folder with --out.")
         self.path.mkdir(parents=True, exist_ok=True)
         self.started = time.time()
         atomic_write_json(config_path, {"config": _normalise(config),
@@ -94,3 +94,18 @@ def _normalise(config: dict) -> dict:
     from tasks.common.io import to_json
 
     return json.loads(to_json(config))
+
+
+def _holds_foreign_files(folder: Path) -> bool:
+    """Whether `folder` holds files that are not this suite's.
+
+    `config.json` itself, or its temporary file (`.config.json.*.tmp`), may appear while we
+    look: another process of the same run (the chief of a distributed search, say) is
+    writing it. Those are ours.
+    """
+    if not folder.is_dir():
+        return False
+    ours = {CONFIG_FILE}
+    return any(p.name not in ours and not (p.name.startswith(f".{CONFIG_FILE}.")
+                                           and p.name.endswith(".tmp"))
+               for p in folder.iterdir())

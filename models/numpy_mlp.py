@@ -332,17 +332,25 @@ class Model:
         eval_at = {round(steps_per_epoch * k / evals_per_epoch)
                    for k in range(1, evals_per_epoch + 1)}
         history, steps = [], 0
-        order_x, order_y = (np.empty_like(x), np.empty_like(y)) if shuffle else (x, y)
+        # Shuffled batches are gathered one at a time into two small buffers: a gathered
+        # batch is still in cache for its first matmul, and no copy of x is ever made.
+        x_batch = np.empty((batch_size, x.shape[1]), x.dtype) if shuffle else None
+        y_batch = np.empty(batch_size, y.dtype) if shuffle else None
+        order = None
         for _ in range(epochs):
-            if shuffle:  # one gather per epoch, then every batch is a contiguous slice
-                perm = self.rng.permutation(n)
-                np.take(x, perm, axis=0, out=order_x)
-                np.take(y, perm, out=order_y)
+            if shuffle:
+                order = self.rng.permutation(n)
             bar = _progbar(steps_per_epoch, self.epochs_done + 1, verbose)
             loss_sum, loss_count = 0.0, 0
             for step in range(1, steps_per_epoch + 1):
                 batch = slice((step - 1) * batch_size, step * batch_size)
-                loss = self.train_step(order_x[batch], order_y[batch])
+                if shuffle:  # mode="clip" skips the bounds check, and with it a buffered copy
+                    rows = order[batch]
+                    xb = np.take(x, rows, axis=0, out=x_batch[: len(rows)], mode="clip")
+                    yb = np.take(y, rows, out=y_batch[: len(rows)], mode="clip")
+                else:
+                    xb, yb = x[batch], y[batch]
+                loss = self.train_step(xb, yb)
                 loss_sum, loss_count = loss_sum + loss, loss_count + 1
                 steps += 1
                 if bar is not None and (step % 20 == 0 or step == steps_per_epoch):

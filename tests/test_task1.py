@@ -64,3 +64,20 @@ def test_rerun_with_other_config_is_refused(tmp_path, capsys):
     assert task.main(args + ["--epochs", "3"]) == 2
     assert "another configuration" in capsys.readouterr().err
     assert (tmp_path / "metrics.json").read_bytes() == before
+
+
+def test_search_scores_each_configuration_by_its_best_evaluation(tmp_path):
+    task.main(["search", "--dataset", "digits", "--quick", "--out", str(tmp_path),
+               "--evals-per-epoch", "4", "--threads", "1"])
+    metrics = read_json(tmp_path / "metrics.json")
+    trials = read_csv(tmp_path / "trials.csv")
+    history = read_csv(tmp_path / "history.csv")
+    for trial in trials:
+        rows = [r for r in history if r["config"] == trial["id"]]
+        best = max(rows, key=lambda r: float(r["val_accuracy"]))
+        assert float(trial["val_accuracy"]) == float(best["val_accuracy"])
+        assert float(trial["best_epoch"]) == float(best["epoch"])
+    winner = trials[0]  # the table is sorted: longest-trained, then best
+    assert metrics["val_accuracy"] == float(winner["val_accuracy"])
+    assert metrics["val_accuracy"] == max(float(t["val_accuracy"]) for t in trials
+                                          if t["epochs"] == winner["epochs"])

@@ -388,7 +388,7 @@ def bn_vs_dropout(args, run):
 CIFAR_MODELS = ("course", "strong")
 
 
-def cifar_setup(name: str, splits):
+def cifar_setup(name: str, splits, seed: int = 0):
     """(model, learning rate, augmentation) for `course` or `strong`."""
     import keras
 
@@ -396,10 +396,19 @@ def cifar_setup(name: str, splits):
 
     if name == "course":  # the course's defaults: Adam lr 1e-4, weight decay 1e-3
         return make_course_convnet(splits.image_shape, splits.num_classes, 1e-3), 1e-4, None
-    # Flips pay on CIFAR-10; in 20 minutes of Fashion-MNIST the net fitted better without
-    # them (see make_strong_cnn), and a mirrored digit is another digit.
-    flip = keras.layers.RandomFlip("horizontal") if splits.name == "cifar10" else None
-    augment = (lambda images: flip(images, training=True)) if flip else None
+    # Shifts of up to 2 pixels: without them the strong net fitted Fashion-MNIST's training
+    # set to 98.7% in 20 minutes and stopped at 92.4% test. Flips on CIFAR-10 only: every
+    # shoe in Fashion-MNIST points the same way, and a mirrored digit is another digit.
+    height, width = splits.image_shape[:2]
+    shift = keras.layers.RandomTranslation(2 / height, 2 / width, fill_mode="constant",
+                                           seed=seed)
+    flip = (keras.layers.RandomFlip("horizontal", seed=seed + 1)
+            if splits.name == "cifar10" else None)
+
+    def augment(images):
+        images = shift(images, training=True)
+        return flip(images, training=True) if flip else images
+
     return make_strong_cnn(splits.image_shape, splits.num_classes), 2e-3, augment
 
 
@@ -432,7 +441,7 @@ def cifar10_cnn(args, run):
     results, losses, curves = [], [], {}
     for name in args.models:
         print(f"\n--- {name}")
-        model, rate, augment = cifar_setup(name, splits)
+        model, rate, augment = cifar_setup(name, splits, args.seed)
         train, _, test = pipelines(splits, batch_size, args.seed, augment=augment)
         compile_classifier(model, adam(rate))
         loss_log = step_loss_logger(100 if not args.quick else 5)
@@ -484,7 +493,7 @@ def cifar10_cnn(args, run):
                     f"Dataset {args.dataset}, batch {batch_size}, {bound}. course: the "
                     f"course's default ConvNet (Adam lr 1e-4, L2 weight decay 1e-3); strong: "
                     f"conv-BN-ReLU stages 24-48-96, Adam lr 2e-3 annealed to 0 (cosine), "
-                    f"horizontal flips on CIFAR-10 only.")
+                    f"random shifts of up to 2 pixels, horizontal flips on CIFAR-10 only.")
     report.table(["model", "params", "steps", "test accuracy", "train seconds", "images/s"],
                  [[r["model"], r["params"], r["steps"], percent(r["test_accuracy"]),
                    r["train_seconds"], r["images_per_second"]] for r in results])

@@ -127,6 +127,17 @@ def test_time_budget_stops_and_anneals():
     assert float(np.asarray(model.optimizer.learning_rate)) == pytest.approx(0.0, abs=1e-9)
 
 
+def test_label_smoothing_by_hand():
+    from tasks.common.keras_run import smoothed_crossentropy
+
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], np.float32)
+    labels = np.array([0, 2])
+    loss = np.asarray(smoothed_crossentropy(0.1, 3)(labels, probs))
+    target = np.full((2, 3), 0.1 / 3)
+    target[[0, 1], labels] += 0.9
+    assert loss == pytest.approx(-(target * np.log(probs)).sum(axis=1), rel=1e-5)
+
+
 def test_cnn_sizes_match_the_reports():
     from models.cnn import make_cnn_50k, make_cnn_206k
 

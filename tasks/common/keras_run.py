@@ -237,11 +237,31 @@ def load_splits(args, quick_sizes=(2000, 500, 500)):
     return splits.subset(*quick_sizes) if args.quick else splits
 
 
-def compile_classifier(model, optimizer):
-    """Sparse categorical cross-entropy and accuracy: every classifier of tasks 2-4."""
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+def compile_classifier(model, optimizer, label_smoothing: float = 0.0):
+    """Sparse categorical cross-entropy and accuracy: every classifier of tasks 2-4.
+
+    `label_smoothing` > 0 trains towards (1 - s) on the true class and s / K on each of the
+    K classes (Keras's sparse loss has no such option, so the labels are one-hot encoded
+    inside the loss).
+    """
+    loss = "sparse_categorical_crossentropy"
+    if label_smoothing:
+        loss = smoothed_crossentropy(label_smoothing, model.output_shape[-1])
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
     return model
+
+
+def smoothed_crossentropy(smoothing: float, num_classes: int):
+    """Cross-entropy of integer labels against softmax outputs, with label smoothing."""
+    import keras
+    from keras import ops
+
+    def smoothed_sparse_crossentropy(y_true, y_pred):
+        labels = ops.one_hot(ops.cast(ops.reshape(y_true, (-1,)), "int32"), num_classes)
+        return keras.losses.categorical_crossentropy(labels, y_pred,
+                                                     label_smoothing=smoothing)
+
+    return smoothed_sparse_crossentropy
 
 
 def fit_logged(model, train, val, epochs: int, log_dir, callbacks=(), steps_per_epoch=None,

@@ -443,7 +443,9 @@ def cifar10_cnn(args, run):
         print(f"\n--- {name}")
         model, rate, augment = cifar_setup(name, splits, args.seed)
         train, _, test = pipelines(splits, batch_size, args.seed, augment=augment)
-        compile_classifier(model, adam(rate))
+        # Label smoothing for the strong net: in 20 minutes on Fashion-MNIST it still
+        # over-fitted (94.5% train, 92.85% test with the shifts alone).
+        compile_classifier(model, adam(rate), label_smoothing=0.1 if name == "strong" else 0.0)
         loss_log = step_loss_logger(100 if not args.quick else 5)
         callbacks = [evaluate_each_epoch(test), loss_log]
         if args.budget_minutes:  # the strong net anneals its rate over the budget
@@ -493,7 +495,8 @@ def cifar10_cnn(args, run):
                     f"Dataset {args.dataset}, batch {batch_size}, {bound}. course: the "
                     f"course's default ConvNet (Adam lr 1e-4, L2 weight decay 1e-3); strong: "
                     f"conv-BN-ReLU stages 24-48-96, Adam lr 2e-3 annealed to 0 (cosine), "
-                    f"random shifts of up to 2 pixels, horizontal flips on CIFAR-10 only.")
+                    f"random shifts of up to 2 pixels, horizontal flips on CIFAR-10 only, label "
+                    f"smoothing 0.1 (its losses are the smoothed cross-entropy).")
     report.table(["model", "params", "steps", "test accuracy", "train seconds", "images/s"],
                  [[r["model"], r["params"], r["steps"], percent(r["test_accuracy"]),
                    r["train_seconds"], r["images_per_second"]] for r in results])

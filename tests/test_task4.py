@@ -162,3 +162,25 @@ def test_submit_writes_one_row_per_readable_photo(trained, tmp_path, capsys, mon
     assert read_json(tmp_path / "runs/task4/submit/metrics.json")["rows"] == len(readable)
     assert task.main(argv + ["--probabilities"]) == 0  # replaces the report folder
     assert all(0 <= float(x.split(",")[1]) <= 1 for x in csv.read_text().splitlines()[1:])
+
+
+def test_budget_stops_mid_epoch_when_an_epoch_outlasts_it():
+    import keras
+
+    now = [0.0]
+    budget = train_module.budget_schedule(
+        train_module.BUDGET_TAIL_SECONDS + 100, lambda: now[0], base_lr=0.1, max_epochs=5,
+        steps_per_epoch=10)
+
+    class Clock(keras.callbacks.Callback):  # every batch takes 30 "seconds"
+        batches = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            Clock.batches += 1
+            now[0] += 30.0
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    x = np.ones((80, 2), np.float32)
+    model.fit(x, x[:, :1], batch_size=8, epochs=5, verbose=0, callbacks=[Clock(), budget])
+    assert Clock.batches == 4  # 120 "seconds" > 100: stopped within the first epoch

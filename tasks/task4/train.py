@@ -197,8 +197,9 @@ def budget_schedule(budget_seconds: float, clock, base_lr: float, max_epochs: in
     The first epoch runs at `base_lr` and is timed; from then on the plan is the epochs that
     still fit (`clock` counts the whole run, data loading and earlier attempts included),
     and the rate follows a cosine from `base_lr` to zero over the planned epochs. Training
-    stops when the next epoch would not end within the budget. A resumed run takes its
-    epoch time from the earlier attempts' `history.csv` rows.
+    stops when the next epoch would not end within the budget, or mid-epoch when the budget
+    (less `BUDGET_TAIL_SECONDS`) is spent. A resumed run takes its epoch time from the
+    earlier attempts' `history.csv` rows.
     """
     import keras
 
@@ -229,6 +230,12 @@ def budget_schedule(budget_seconds: float, clock, base_lr: float, max_epochs: in
                                / self.planned_epochs)
                 self.model.optimizer.learning_rate.assign(
                     base_lr * 0.5 * (1 + math.cos(math.pi * progress)))
+
+        def on_train_batch_end(self, batch, logs=None):
+            # An epoch longer than what is left (the first one, or one slowed down) must not
+            # run the budget over: stop mid-epoch; the best weights so far are kept.
+            if clock() >= budget_seconds - BUDGET_TAIL_SECONDS:
+                self.model.stop_training = True
 
         def on_epoch_end(self, epoch, logs=None):
             seconds = clock() - self._epoch_start

@@ -105,7 +105,8 @@ def _holds_foreign_files(folder: Path) -> bool:
     """
     if not folder.is_dir():
         return False
-    ours = {CONFIG_FILE}
-    return any(p.name not in ours and not (p.name.startswith(f".{CONFIG_FILE}.")
-                                           and p.name.endswith(".tmp"))
-               for p in folder.iterdir())
+    names = [p.name for p in folder.iterdir()]
+    if CONFIG_FILE in names:
+        return False  # it appeared meanwhile: the folder is ours, its configuration is compared
+    return any(not (name.startswith(f".{CONFIG_FILE}.") and name.endswith(".tmp"))
+               for name in names)

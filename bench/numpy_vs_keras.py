@@ -84,16 +84,10 @@ def child(engine: str, samples: int, epochs: int) -> float:
     rng = np.random.default_rng(0)
     x = rng.random((samples, SIZES[0]), dtype=np.float32)
     y = rng.integers(0, SIZES[-1], samples)
-    if engine == "numpy":
-        mlp = numpy_model()
+    model = numpy_model() if engine == "numpy" else keras_model()  # the same `fit` call
 
-        def epoch():
-            mlp.fit(x, y, epochs=1, batch_size=BATCH, shuffle=True, verbose=0)
-    else:
-        net = keras_model()
-
-        def epoch():
-            net.fit(x, y, epochs=1, batch_size=BATCH, shuffle=True, verbose=0)
+    def epoch():
+        model.fit(x, y, epochs=1, batch_size=BATCH, shuffle=True, verbose=0)
 
     epoch()  # warm-up: buffers, tracing, thread pools
     best = float("inf")

@@ -68,9 +68,13 @@ def _rows(out) -> list[dict]:
     return list(csv.DictReader(open(path))) if path.exists() else []
 
 
+def _log_tail(log: Path) -> str:
+    return f"log:\n{log.read_text()[-3000:]}"
+
+
 def _wait_for(predicate, timeout: float, what: str, procs=(), log: Path | None = None):
     def tail():
-        return f"; log:\n{log.read_text()[-3000:]}" if log else ""
+        return f"; {_log_tail(log)}" if log else ""
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -90,7 +94,7 @@ def _finish(procs, timeout: float, log: Path) -> list[int]:
         except subprocess.TimeoutExpired:
             for q in procs:
                 q.kill()
-            raise AssertionError(f"a process hung; log:\n{log.read_text()[-3000:]}") from None
+            raise AssertionError(f"a process hung; {_log_tail(log)}") from None
     return codes
 
 
@@ -181,7 +185,7 @@ def test_killed_search_continues_without_rerunning_finished_trials(images, tmp_p
 def test_local_workers_run_every_combination_once(images, tmp_path):
     out, log = tmp_path / "out", tmp_path / "log.txt"
     search = _start(_command(images, out, *SPACE, "--local-workers", "2"), log)
-    assert _finish([search], 300, log) == [0], log.read_text()[-3000:]
+    assert _finish([search], 300, log) == [0], _log_tail(log)
     rows = _rows(out)
     _assert_each_combination_once(rows)  # max-trials 10 >= the 6 combinations
     assert {r["worker"] for r in rows} == {"worker0", "worker1"}
@@ -225,7 +229,7 @@ def test_restarted_chief_resumes_where_it_was(images, tmp_path):
     finished = {r["trial_id"]: r for r in _rows(out) if r["status"] == "completed"}
     time.sleep(2)  # the workers notice the chief is gone and keep retrying
     chief = _start([*command, "--chief"], log, KERASTUNER_TUNER_ID="chief", **address)
-    assert _finish([chief, *workers], 300, log) == [0, 0, 0], log.read_text()[-3000:]
+    assert _finish([chief, *workers], 300, log) == [0, 0, 0], _log_tail(log)
     rows = _rows(out)
     _assert_each_combination_once(rows)  # not from trial 1 again (keras-team/keras-tuner#976)
     assert {r["status"] for r in rows} == {"completed"}

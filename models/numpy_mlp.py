@@ -16,6 +16,10 @@ Speed: training runs in float32 on buffers allocated once per batch size; every 
 into its buffer (`out=`), activations and updates are in place, so a training step allocates
 nothing of the batch's size and no float64 sneaks in (bench/numpy_vs_keras.py measures it).
 Gradient checks run on a float64 copy (`astype(np.float64)`).
+
+The same maths without the speed, one line per equation, closes the file: `reference_forward`,
+`reference_loss` and `reference_gradients` (float64, no buffers); the tests hold the engine
+to them.
 """
 
 from __future__ import annotations
@@ -455,3 +459,98 @@ def _progbar(steps, epoch, verbose):
 
     print(f"epoch {epoch}")
     return Progbar(steps, stateful_metrics=["loss"])
+
+
+# -- reference pass: the maths, one line per equation --------------------------------------
+# The engine above is written for speed (float32, buffers, in place). The functions below are
+# the same network as the lecture notes write it: float64, new arrays, no tricks. They are
+# slow and are not used for training; tests/test_numpy_mlp_reference.py holds the engine to
+# them. Layers are counted from 1 as in the notes (the module docstring's l, here k; ruff
+# reserves `l`): layer k is `layers[k - 1]`, with W_k (n_{k-1}, n_k), b_k (n_k,) and f_k;
+# a_0 = x; B is the batch size, C the number of classes, L the number of layers.
+
+def reference_activation(z, activation):
+    """a = f(z), elementwise (softmax: per row)."""
+    if activation == "relu":
+        return np.maximum(z, 0)                          # max(0, z)
+    if activation == "sigmoid":
+        return 1 / (1 + np.exp(-z))                      # 1 / (1 + e^-z)
+    if activation == "tanh":
+        return np.tanh(z)
+    if activation == "improved_sigmoid":
+        return LECUN_A * np.tanh(LECUN_S * z)            # 1.7159 tanh(2z / 3)
+    if activation == "linear":
+        return z
+    if activation == "softmax":
+        e = np.exp(z - z.max(axis=1, keepdims=True))     # shifted: same result, no overflow
+        return e / e.sum(axis=1, keepdims=True)          # e^z_k / sum_j e^z_j
+    raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, not {activation!r}")
+
+
+def reference_derivative(z, activation):
+    """f'(z), elementwise, for a hidden layer (softmax is folded into the loss's delta)."""
+    if activation == "relu":
+        return (z > 0).astype(z.dtype)                   # 1 where z > 0, else 0
+    if activation == "sigmoid":
+        s = 1 / (1 + np.exp(-z))
+        return s * (1 - s)                               # sigma(z) (1 - sigma(z))
+    if activation == "tanh":
+        return 1 - np.tanh(z) ** 2
+    if activation == "improved_sigmoid":
+        return LECUN_A * LECUN_S * (1 - np.tanh(LECUN_S * z) ** 2)
+    if activation == "linear":
+        return np.ones_like(z)
+    raise ValueError(f"no derivative for {activation!r} in a hidden layer")
+
+
+def reference_forward(layers, x, masks=None):
+    """Forward pass in float64: (z, a), lists indexed by layer, z[k] = z_k and a[k] = a_k.
+
+    a[0] is the input x and a[L] the softmax output p (B, C); z[0] is None.
+    `masks` (optional, one per layer, None where no dropout) are inverted-dropout masks,
+    already divided by the keep probability, to replay a training step.
+    """
+    z, a = [None], [np.asarray(x, np.float64)]           # a_0 = x: (B, n_0)
+    for k, layer in enumerate(layers, start=1):
+        W_k = layer.W.astype(np.float64)                 # (n_{k-1}, n_k)
+        b_k = layer.b.astype(np.float64)                 # (n_k,)
+        z.append(a[k - 1] @ W_k + b_k)                   # z_k = a_{k-1} W_k + b_k: (B, n_k)
+        a.append(reference_activation(z[k], layer.activation))  # a_k = f_k(z_k): (B, n_k)
+        if masks is not None and masks[k - 1] is not None:
+            a[k] = a[k] * masks[k - 1]                   # a_k = f_k(z_k) * m_k / (1 - p)
+    return z, a
+
+
+def reference_loss(layers, x, y, weight_decay=0.0):
+    """The objective J = -(1/B) sum_i log p_i[y_i] + (weight_decay / 2) sum_k ||W_k||^2, float64.
+
+    (J, not L: L is the number of layers.)
+    """
+    p = reference_forward(layers, x)[1][-1]              # a_L: (B, C)
+    cross_entropy = -np.mean(np.log(p[np.arange(len(y)), y]))
+    l2 = 0.5 * weight_decay * sum(np.sum(layer.W.astype(np.float64) ** 2) for layer in layers)
+    return cross_entropy + l2
+
+
+def reference_gradients(layers, x, y, weight_decay=0.0, masks=None):
+    """Backward pass in float64: [(dJ/dW_k, dJ/db_k) for k = 1 ... L] of `reference_loss` J.
+
+    With `masks`, the gradient of the training step that drew them (see reference_forward).
+    """
+    z, a = reference_forward(layers, x, masks)
+    L, B, C = len(layers), len(x), layers[-1].units
+    Y = np.eye(C)[y]                                     # one-hot labels: (B, C)
+    delta = (a[L] - Y) / B                               # delta_L = dJ/dz_L = (a_L - y) / B
+    grads = [None] * L
+    for k in range(L, 0, -1):
+        W_k = layers[k - 1].W.astype(np.float64)         # (n_{k-1}, n_k)
+        dW = a[k - 1].T @ delta + weight_decay * W_k     # (n_{k-1}, B) @ (B, n_k)
+        db = delta.sum(axis=0)                           # (n_k,)
+        grads[k - 1] = (dW, db)
+        if k == 1:
+            break
+        delta = delta @ W_k.T                            # dJ/da_{k-1}: (B, n_{k-1})
+        if masks is not None and masks[k - 2] is not None:
+            delta = delta * masks[k - 2]                 # a dropped unit passes no gradient
+        delta = delta * reference_derivative(z[k - 1], layers[k - 2].activation)  # delta_{k-1}
+    return grads

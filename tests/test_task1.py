@@ -4,8 +4,10 @@ import math
 
 import pytest
 
+from data import load_dataset
 from tasks.common.io import read_csv, read_json
 from tasks.task1 import task
+from tasks.task1.experiments import QUICK_SIZES
 
 PROMISED = {
     "init": {"mean_train_loss", "val_accuracy", "train_seconds", "params"},
@@ -37,6 +39,55 @@ def test_experiment_quick_on_digits(experiment, tmp_path):
     assert read_csv(out / "history.csv")
     config = read_json(out / "config.json")
     assert config["config"]["dataset"] == "digits" and "numpy" in config["versions"]
+    assert split_sentence() in report  # the data the run used, not MNIST's
+
+
+def split_sentence():
+    """What a digits --quick report must say about its data, from the loaded split."""
+    splits = load_dataset("digits", seed=0).subset(*QUICK_SIZES)
+    return (f"Data: digits, {len(splits.y_train):,} train / {len(splits.y_val):,} validation / "
+            f"{len(splits.y_test):,} test examples")
+
+
+def test_tricks_report_names_the_digits_split_not_mnists(tmp_path):
+    assert task.main(["tricks", "--dataset", "digits", "--quick", "--out", str(tmp_path),
+                      "--threads", "1"]) == 0
+    report = (tmp_path / "report.md").read_text()
+    val_size = len(load_dataset("digits", seed=0).subset(*QUICK_SIZES).y_val)
+    assert f"validation split ({val_size:,} examples)" in report
+    assert split_sentence() in report
+    assert "50/10/10" not in report and "10,000" not in report
+
+
+def modified(folder):
+    """{file name: mtime in ns} of the results in `folder` (config.json is rewritten by any
+    run of the same configuration, so it is left out)."""
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.name != "config.json"}
+
+
+def test_all_again_reuses_the_finished_search(tmp_path, capsys):
+    argv = ["all", "--dataset", "digits", "--quick", "--out", str(tmp_path), "--threads", "1"]
+    assert task.main(argv) == 0
+    search, others = modified(tmp_path / "search"), modified(tmp_path / "tricks")
+    capsys.readouterr()
+    assert task.main(argv) == 0
+    assert "search: reused the finished search" in capsys.readouterr().out
+    assert modified(tmp_path / "search") == search  # not one file of the search rewritten
+    again = modified(tmp_path / "tricks")
+    assert set(again) == set(others) and all(again[n] != others[n] for n in others)
+
+
+def test_an_unfinished_search_or_overwrite_trains_again(tmp_path, capsys):
+    argv = ["search", "--dataset", "digits", "--quick", "--out", str(tmp_path), "--threads", "1"]
+    assert task.main(argv) == 0
+    first = modified(tmp_path)
+    (tmp_path / "report.md").unlink()  # as if killed before its end
+    assert task.main(argv) == 0
+    second = modified(tmp_path)
+    assert second["trials.csv"] != first["trials.csv"] and "report.md" in second
+    assert task.main(argv + ["--overwrite"]) == 0
+    assert modified(tmp_path)["trials.csv"] != second["trials.csv"]
+    assert "reused" not in capsys.readouterr().out
 
 
 def test_gradcheck_metrics_cover_every_n(tmp_path):

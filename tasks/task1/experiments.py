@@ -10,6 +10,7 @@ reports' settings.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
@@ -38,6 +39,46 @@ def load(args):
     if args.quick:
         splits = splits.subset(*QUICK_SIZES)
     return splits, splits.flat()
+
+
+def about_data(args, splits, reported_on="mnist") -> str:
+    """The report's sentence on the data: the dataset and split this run actually used.
+
+    The sizes are read from the loaded `splits` (after any --quick cut), never assumed.
+    `reported_on` names the dataset of the course report's figures shown beside ours.
+    """
+    text = (f"Data: {args.dataset}, {len(splits.y_train):,} train / {len(splits.y_val):,} "
+            f"validation / {len(splits.y_test):,} test examples"
+            + (" (under --quick)" if args.quick else "") + ".")
+    if args.dataset != reported_on:
+        text += f" The course report's figures beside ours were measured on {reported_on}."
+    return text
+
+
+def reuse_if_finished(experiment):
+    """Decorate an experiment `(args, run)` so that a finished run of its configuration is
+    kept, not trained again: it prints one line and returns. --overwrite trains it afresh."""
+
+    @functools.wraps(experiment)
+    def run_or_reuse(args, run):
+        if _finished(run):
+            print(f"{args.experiment}: reused the finished {args.experiment} of this "
+                  f"configuration in {run.path} (pass --overwrite to train it again)")
+            return
+        experiment(args, run)
+
+    return run_or_reuse
+
+
+def _finished(run) -> bool:
+    """Whether `run`'s folder already holds a finished experiment of this configuration.
+
+    `RunDir` has already compared the folder's config.json with this run's configuration:
+    results of another configuration are refused, and --overwrite wipes the folder whatever
+    its configuration, so any results still here are this configuration's. report.md is
+    written last, so with it they are complete.
+    """
+    return run.file("metrics.json").exists() and run.file("report.md").exists()
 
 
 def build(input_size, hidden, activation="relu", init="glorot", std=1.0, dropout=0.0,
@@ -121,7 +162,8 @@ def init(args, run):
     plot = line_plot(run, "loss.png", {k: (range(1, len(v) + 1), v) for k, v in losses.items()},
                      "epoch", "mean training loss", f"Initialisation, {model.describe()}")
     report = Report("Initialisation", f"{model.describe()} ({model.params:,} parameters), "
-                    f"lr {args.lr}, batch {args.batch_size}, {epochs} epochs, {splits.name}.")
+                    f"lr {args.lr}, batch {args.batch_size}, {epochs} epochs. "
+                    + about_data(args, splits))
     header = ["epoch"] + [f"{n} (ours)" for n in args.inits] + \
         [f"{n} (report A)" for n in args.inits if n in reported.INIT_LOSS]
     rows = [[e + 1] + [losses[n][e] for n in args.inits] +
@@ -129,8 +171,10 @@ def init(args, run):
              if n in reported.INIT_LOSS] for e in range(epochs)]
     report.heading("Mean training loss per epoch").table(header, rows)
     report.image(plot, "Mean training loss per epoch for each initialisation")
+    classes = splits.num_classes
     report.paragraph("Zero initialisation keeps every hidden unit identical, so the output "
-                     "stays uniform and the loss stays at ln(10) = 2.3026 for 10 classes.")
+                     f"stays uniform and the loss stays at ln({classes}) = "
+                     f"{math.log(classes):.4f} for {classes} classes.")
     run.write_report(report)
 
 
@@ -160,6 +204,7 @@ def _epoch_means(rows, key):
                      arg("--min-params", type=int, default=500_000),
                      arg("--max-params", type=int, default=1_000_000),
                      *COMMON_TRAINING])
+@reuse_if_finished  # minutes on MNIST: `all` run again does not redo it
 def search(args, run):
     splits, (x, y, xv, yv, xt, yt) = load(args)
     grid = [dict(lr=lr, batch_size=b, hidden=(h1, h2), activation=a) for lr, b, h1, h2, a in
@@ -246,15 +291,16 @@ def search(args, run):
     report = Report("Hyper-parameter search",
                     f"{len(trials)} configurations sampled from a grid of {len(grid)} "
                     f"(lr × batch × hidden1 × hidden2 × activation, {args.min_params:,}–"
-                    f"{args.max_params:,} parameters, Glorot init) on {splits.name}. Successive "
-                    f"halving: all train to epoch {rungs[0]}, the best third goes on to each "
-                    f"next rung {rungs[1:]}, the winner to {final_epochs} epochs. A configuration "
-                    f"scores its best validation evaluation; the winner's weights at that "
-                    f"evaluation meet the test set, once. " + note)
+                    f"{args.max_params:,} parameters, Glorot init). Successive halving: all "
+                    f"train to epoch {rungs[0]}, the best third goes on to each next rung "
+                    f"{rungs[1:]}, the winner to {final_epochs} epochs. A configuration scores "
+                    f"its best validation evaluation; the winner's weights at that evaluation "
+                    f"meet the test set, once. " + (note + " " if note else "")
+                    + about_data(args, splits))
     report.compare([
         ["best validation accuracy", percent(reported.SEARCH_BEST["val_accuracy"]),
          percent(best["val_accuracy"])],
-        ["best configuration", "lr 0.1, batch 16, 600-400, relu", _describe(best)],
+        ["best configuration", _describe(reported.SEARCH_BEST), _describe(best)],
         ["parameters", fmt(reported.SEARCH_BEST["params"]), fmt(best["params"])],
         ["configurations ≥ 98% val", reported.SEARCH_BEST["at_least_98"],
          f"{metrics['at_least_98']} of {len(trials)}"],
@@ -333,9 +379,9 @@ def gradcheck(args, run):
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     plot = run.save_figure(fig, "gradcheck.png")
-    report = Report("Gradient check", f"{model.describe()} trained {len(history)} epoch(s) "
-                    f"on {splits.name}; central differences on training sample {sample}, "
-                    f"layer {args.layer}.")
+    report = Report("Gradient check", f"{model.describe()} trained {len(history)} epoch(s); "
+                    f"central differences on training sample {sample}, layer {args.layer}. "
+                    + about_data(args, splits))
     report.compare([["best eps", f"about {reported.GRADCHECK_BEST_EPS}",
                      f"{1 / GRADCHECK_N[best]:.2g} (float64), "
                      f"{1 / GRADCHECK_N[best32]:.2g} (float32)"]])
@@ -367,9 +413,10 @@ def _informative_sample(model, x, y, args) -> int:
 TABLE_EPOCHS = (1, 5, 10, 15)
 
 
-def _table_study(args, run, title, intro, variants, reported_rows=None):
-    """Train each variant {name: (model, fit kwargs)} and tabulate accuracy at TABLE_EPOCHS."""
-    splits, (x, y, xv, yv, xt, yt) = load(args)
+def _table_study(args, run, data, title, intro, variants, reported_rows=None):
+    """Train each variant {name: (model, fit kwargs)} on `data` (from `load`) and tabulate
+    accuracy at TABLE_EPOCHS."""
+    splits, (x, y, xv, yv, xt, yt) = data
     epochs = 2 if args.quick else args.epochs
     marks = [e for e in TABLE_EPOCHS if e <= epochs] or [epochs]
     history, table, curves, metrics = [], [], {}, {"accuracy": {}, "train_seconds": {}}
@@ -398,7 +445,7 @@ def _table_study(args, run, title, intro, variants, reported_rows=None):
     run.write_metrics(metrics)
     run.write_history(history)
     plot = line_plot(run, "val_accuracy.png", curves, "epoch", "validation accuracy", title)
-    report = Report(title, intro + f" {splits.name}, {epochs} epochs.")
+    report = Report(title, f"{intro} {epochs} epochs. " + about_data(args, splits))
     report.heading("(train, val, test) accuracy in % at each epoch")
     report.table(["variant", "params"] + [f"epoch {e}" for e in marks], table)
     report.image(plot, "Validation accuracy per epoch")
@@ -427,11 +474,13 @@ def tricks(args, run):
         "+ fan-in normal init": variant("improved_sigmoid", "fan_in", shuffle=True),
         "+ momentum 0.9": variant("improved_sigmoid", "fan_in", True, momentum=0.9, lr=0.05),
     }
-    report = _table_study(args, run, "Tricks of the trade",
+    data = load(args)
+    report = _table_study(args, run, data, "Tricks of the trade",
                           f"One hidden layer of {h}, lr {lr}, batch {b}; each row adds one "
                           "trick to the one above (momentum with lr 0.05). Base: sigmoid, "
-                          "N(0, 1) init, no shuffling. The report held out 10% for validation; "
-                          "here the validation set is the 10,000 of the 50/10/10 split.",
+                          "N(0, 1) init, no shuffling. The course report held out 10% of its "
+                          "training set for validation; here the validation set is the "
+                          f"dataset's own validation split ({len(data[0].y_val):,} examples).",
                           variants, reported.TRICKS)
     run.write_report(report)
 
@@ -455,9 +504,9 @@ def topology(args, run):
 
     variants = {"-".join(map(str, s)): variant(s) for s in args.sizes}
     at_epoch_15 = {k: [("–",)] * 3 + [v] for k, v in reported.TOPOLOGY.items()}
-    report = _table_study(args, run, "Topology", f"Improved sigmoid, fan-in init, shuffling, "
-                          f"lr {lr}, batch {b} (the tricks without momentum).", variants,
-                          at_epoch_15)
+    report = _table_study(args, run, load(args), "Topology",
+                          f"Improved sigmoid, fan-in init, shuffling, lr {lr}, batch {b} (the "
+                          "tricks without momentum).", variants, at_epoch_15)
     run.write_report(report)
 
 
@@ -487,7 +536,7 @@ def regularize(args, run):
         f"+ lr decay {args.lr_decay}": variant("relu", "glorot", args.dropout, args.lr_decay),
     }
     hidden = "-".join(map(str, args.hidden))
-    report = _table_study(args, run, "Regularisation",
+    report = _table_study(args, run, load(args), "Regularisation",
                           f"Hidden layers {hidden}, lr {args.lr}, batch {args.batch_size}, "
                           "shuffling; each row adds one change to the one above.", variants)
     report.compare([["final model", reported.REGULARIZE,
@@ -531,8 +580,8 @@ def cifar10_numpy(args, run):
         [r["step"] for r in history], [r["val_accuracy"] for r in history])}, "step",
         "accuracy", f"{model.describe()} on {splits.name}")
     report = Report("NumPy MLP on CIFAR-10", f"{model.describe()}, lr {args.lr}, batch "
-                    f"{args.batch_size}, {steps} steps, init N(0, {args.std}²), "
-                    f"on {splits.name}.")
+                    f"{args.batch_size}, {steps} steps, init N(0, {args.std}²). "
+                    + about_data(args, splits, reported_on="cifar10"))
     same = splits.name == "cifar10"
     report.compare([["test accuracy", percent(reported.CIFAR10_NUMPY_TEST, 0) + " (CIFAR-10)",
                      percent(test_accuracy)

@@ -18,17 +18,21 @@ $(PY): requirements.txt
 run: $(PY)
 	$(PY) -m tasks.task1 all --dataset digits --out runs/task1-digits --overwrite
 
+# Tests run in file order; `make test TEST_ORDER=` shuffles them (pytest-randomly prints the
+# seed; `make test TEST_ORDER=--randomly-seed=N` repeats that order).
+TEST_ORDER ?= -p no:randomly
+
 ## test: the fast test suite (< 10 min on 2 cores)
 test: $(PY)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q $(TEST_ORDER)
 
 ## test-slow: the tests marked slow
 test-slow: $(PY)
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q $(TEST_ORDER) -m slow
 
 ## faults: the fault-injection suite (real processes killed and restarted)
 faults: $(PY)
-	$(PY) -m pytest -q -m faults
+	$(PY) -m pytest -q $(TEST_ORDER) -m faults
 
 ## bench: every speed benchmark (each prints one JSON line)
 bench: $(PY)

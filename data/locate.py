@@ -40,6 +40,16 @@ def search_places(data_dir: str | os.PathLike | None) -> list[tuple[str, Path]]:
     return places
 
 
+def check_data_dir(data_dir: str | os.PathLike | None, holds: str = "the dataset files") -> None:
+    """Raise `DatasetNotFound` if `--data-dir` was given but is not a folder.
+
+    Cheap and import-free, so a command line checks it before loading TensorFlow.
+    """
+    if data_dir and not Path(data_dir).expanduser().is_dir():
+        raise DatasetNotFound(f"--data-dir {data_dir} is not a folder; pass the folder that "
+                              f"holds {holds} (for example ../shared/datasets).")
+
+
 def locate(
     dataset: str,
     candidates: Iterable[str],
@@ -61,11 +71,7 @@ def locate(
     """
     candidates = list(candidates)
     places = search_places(data_dir)
-    if data_dir and not Path(data_dir).expanduser().is_dir():
-        raise DatasetNotFound(
-            f"--data-dir {data_dir} is not a folder; pass the folder that holds "
-            f"{candidates[0]} (for example ../shared/datasets)."
-        )
+    check_data_dir(data_dir, candidates[0])
     for _, folder in places:
         for name in candidates:
             if (folder / name).exists():

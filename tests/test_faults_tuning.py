@@ -17,10 +17,11 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT
+from tests.nan_injection import child_env
 
 pytestmark = pytest.mark.faults
 
-# 6 combinations: 2 kernels x 3 learning rates (lr 1000 makes the loss NaN: fault 9).
+# 6 combinations: 2 kernels x 3 learning rates (lr 1000 is poisoned, its loss NaN: fault 9).
 SPACE = ["--depths", "6", "--kernel-sizes", "2,3", "--learning-rates", "0.01,0.03,1000",
          "--batch-sizes", "16", "--optimizers", "sgd", "--max-trials", "10"]
 # The same space without the NaN rate, for the kill tests (every trial takes a while).
@@ -184,7 +185,8 @@ def test_killed_search_continues_without_rerunning_finished_trials(images, tmp_p
 # -- faults 5 and 9, and issue 5's distributed test ---------------------------------------------
 def test_local_workers_run_every_combination_once(images, tmp_path):
     out, log = tmp_path / "out", tmp_path / "log.txt"
-    search = _start(_command(images, out, *SPACE, "--local-workers", "2"), log)
+    search = _start(_command(images, out, *SPACE, "--local-workers", "2"), log,
+                    **child_env(1000))
     assert _finish([search], 300, log) == [0], _log_tail(log)
     rows = _rows(out)
     _assert_each_combination_once(rows)  # max-trials 10 >= the 6 combinations

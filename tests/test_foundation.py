@@ -175,3 +175,76 @@ def test_cli_help_lists_every_experiment():
                  "cifar10-numpy", "all"):
         assert name in result.stdout
     assert json.loads(json.dumps(result.returncode)) == 0
+
+
+def test_a_killed_writers_temporary_file_is_removed_by_the_next_run(tmp_path):
+    from tasks.common.io import _HOST
+
+    run = RunDir(tmp_path / "run", {"a": 1})
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # its pid names a writer that no longer runs
+    stale = run.file(f".metrics.json.{dead.pid}@{_HOST}.abc123.tmp")
+    nested = run.file("tensorboard")
+    nested.mkdir()
+    stale_nested = nested / f".history.csv.{dead.pid}@{_HOST}.zz9.tmp"
+    writing = run.file(f".report.md.{os.getpid()}@{_HOST}.q1w2.tmp")  # a live writer's
+    elsewhere = run.file(f".metrics.json.{dead.pid}@{_HOST}x.abc.tmp")  # another host's
+    for path in (stale, stale_nested, writing, elsewhere):
+        path.write_text("half")
+    RunDir(tmp_path / "run", {"a": 1})  # the same command again
+    assert not stale.exists() and not stale_nested.exists()
+    assert writing.exists() and elsewhere.exists()
+
+
+def test_atomic_writes_name_their_temporary_file_after_the_writer(tmp_path, monkeypatch):
+    from tasks.common import io as suite_io
+
+    seen = []
+    original = os.replace
+    monkeypatch.setattr(suite_io.os, "replace", lambda a, b: (seen.append(a), original(a, b)))
+    atomic_write_text(tmp_path / "x.txt", "y")
+    assert suite_io._TEMPORARY.match(os.path.basename(seen[0]))
+    assert f".{os.getpid()}@{suite_io._HOST}." in seen[0]
+
+
+CHATTER = """\
+WARNING: All log messages before absl::InitializeLog() is called are written to STDERR
+I0000 00:00:1795888359.868490    3018 port.cc:153] oneDNN custom operations are on. You may see slightly different numerical results.
+I0000 00:00:1795888359.868954    3018 cudart_stub.cc:31] Could not find cuda drivers on your machine, GPU will not be used.
+I0000 00:00:1795888431.535485    3154 cpu_feature_guard.cc:227] This TensorFlow binary is optimized to use available CPU instructions.
+To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild TensorFlow.
+E0000 00:00:1795888389.656122    3065 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error: UNKNOWN ERROR (303)
+"""  # noqa: E501 (TensorFlow 2.21's own lines, as printed on a CPU-only AVX-512 machine)
+REAL = "W0000 00:00:1795888389.7 3065 op_kernel.cc:1] Out of memory while allocating\n" \
+       "UserWarning: a real Python warning\n"
+
+
+def test_tensorflow_start_up_chatter_is_dropped_and_real_warnings_kept():
+    from tasks.common.tf_quiet import drop_chatter
+
+    assert drop_chatter(CHATTER + REAL, gpu_driver=False) == REAL
+    # Where an NVIDIA driver is installed, a failing CUDA is worth seeing (INFO lines never).
+    kept = drop_chatter(CHATTER + REAL, gpu_driver=True)
+    assert kept == CHATTER.splitlines(keepends=True)[-1] + REAL
+
+
+QUIET_IMPORT = """
+import sys, warnings
+from tasks.common.tf_quiet import import_tensorflow
+keras = import_tensorflow()
+import tensorflow as tf
+print((tf.constant(2.0) * 3).numpy(), keras.layers.Dense(2)(tf.ones((1, 3))).shape)
+warnings.warn("still shown")
+"""
+
+
+@pytest.mark.parametrize("onednn", ["0", "1"])
+def test_importing_tensorflow_prints_nothing_but_real_warnings(onednn):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-c", QUIET_IMPORT], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120, env={**env, "TF_ENABLE_ONEDNN_OPTS": onednn,
+                                                         "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["6.0", "(1,", "2)"]
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "UserWarning: still shown" in lines[0], result.stderr

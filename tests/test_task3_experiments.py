@@ -1,6 +1,7 @@
 """Task 3: the dropout-inference schemes by hand, the weight-norm callback, the CNNs' sizes,
 and every experiment with --quick on small generated arrays."""
 
+import csv
 import json
 
 import numpy as np
@@ -169,7 +170,9 @@ def test_experiment_quick(tmp_path, fake_data, name, files):
             assert model["updates"] == 2 * model["epochs"]
         assert len(norms) == sum(model["updates"] for model in m["models"].values())
     if name == "dropout-inference":
-        assert m["weight_scaling_accuracy"] == pytest.approx(m["keras_inference_accuracy"])
+        # NumPy (float64) against Keras (float32) on 32 test images: a near-tie may round
+        # either way, so the two may differ by one image, never more.
+        assert abs(m["weight_scaling_accuracy"] - m["keras_inference_accuracy"]) <= 1 / 32
         assert len((out / "accuracy_vs_masks.csv").read_text().splitlines()) == 1 + m["masks"]
     if name == "cifar10-cnn":
         assert set(m["models"]) == {"course", "strong"}
@@ -185,3 +188,27 @@ def test_all_quick(tmp_path, fake_data):
     assert run(["all", "--quick", "--out", str(out)]) == 0
     for name in EXPERIMENTS:
         assert (out / name / "report.md").is_file(), name
+
+
+def test_weight_decay_stops_on_crossentropy_and_resumes_at_the_unfinished_model(
+        tmp_path, fake_data, monkeypatch):
+    import tasks.task3 as task3
+
+    out = tmp_path / "wd"
+    argv = ["weight-decay", "--quick", "--dataset", "fashion_mnist", "--out", str(out)]
+    assert run(argv) == 0
+    rows = [r for r in csv.DictReader(open(out / "history.csv")) if r["model"] != "no_decay"]
+    # The decayed model's val_loss carries the L2 penalty; what early stopping watches does not.
+    assert task3.DECAY_MONITOR == "val_crossentropy"
+    assert all(float(r["val_loss"]) > float(r["val_crossentropy"]) for r in rows)
+    first = metrics(out)["models"]
+
+    # Interrupted during the second model: only its record is missing. A rerun trains it alone.
+    (out / "variants" / "l2_0.0001.json").unlink()
+    trained = []
+    original = task3.train_decay_model
+    monkeypatch.setattr(task3, "train_decay_model",
+                        lambda *a, **k: trained.append(a[3]) or original(*a, **k))
+    assert run(argv) == 0
+    assert trained == ["l2_0.0001"]
+    assert metrics(out)["models"]["no_decay"] == first["no_decay"]

@@ -23,6 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from data.errors import DataError
+from data.locate import check_data_dir
 from tasks.common.cli import (
     NOT_CONFIG,
     Parser,
@@ -36,6 +37,7 @@ from tasks.common.cli import (
 from tasks.common.env import limit_threads, set_seed
 from tasks.common.errors import UsageError
 from tasks.common.runs import RunDir
+from tasks.common.tf_quiet import import_tensorflow
 
 PROG = "python -m tuning.vgg"
 TUNERS = ("random", "bayesian", "hyperband")
@@ -137,9 +139,7 @@ def resolve(args) -> argparse.Namespace:
     if args.one_at_a_time and args.tuner != "random":
         raise UsageError("--one-at-a-time runs the report's fixed list of trials; leave out "
                          "--tuner.")
-    if args.data_dir and not Path(args.data_dir).expanduser().is_dir():
-        raise UsageError(f"--data-dir {args.data_dir} is not a folder; pass the folder that "
-                         f"holds dogs-vs-cats/ (or its train/ folder's parent).")
+    check_data_dir(args.data_dir, "dogs-vs-cats/ (or its train/ folder's parent)")
     return args
 
 
@@ -174,6 +174,7 @@ def results_folder(args) -> RunDir:
 
 def _local(args, argv: list[str]) -> int:
     results_folder(args)  # checks (or, with --overwrite, empties) the folder once, here
+    import_tensorflow()  # KerasTuner imports it: quietly, once
     from tuning.distributed import run_local
 
     argv = _without(argv, {"--overwrite"}, {"--local-workers", "--threads"})
@@ -198,6 +199,7 @@ def _without(argv, flags, flags_with_values):
 def search(args) -> int:
     """Run (or continue) the search in this process: alone, as the chief, or as a worker."""
     if args.chief or args.worker:
+        import_tensorflow()  # before KerasTuner brings it in, unquietened
         from tuning.distributed import chief_address
 
         chief_address()  # one sentence if the variables are missing
@@ -212,6 +214,7 @@ def search(args) -> int:
         for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
             os.environ.pop(name, None)
     run = results_folder(args)
+    import_tensorflow()
     set_seed(args.seed)
     start = time.time()
 

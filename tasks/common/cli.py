@@ -28,9 +28,11 @@ from pathlib import Path
 from collections.abc import Callable
 
 from data.errors import DataError
+from data.locate import check_data_dir
 from tasks.common.env import default_threads, limit_threads, set_seed
 from tasks.common.errors import UsageError
 from tasks.common.runs import RunDir
+from tasks.common.tf_quiet import import_tensorflow
 
 # Flags that say where and how fast to run, not what: they do not make a new configuration.
 NOT_CONFIG = {"experiment", "out", "overwrite", "threads", "data_dir"}
@@ -112,12 +114,15 @@ class Task:
         name: `task1` ... (also the results folder `runs/<name>/`).
         description: the first line of `--help`.
         datasets: the datasets its experiments accept by default; the first is the default.
+        uses_keras: import TensorFlow and Keras (quietly) before an experiment runs.
     """
 
-    def __init__(self, name: str, description: str, datasets=("mnist",)):
+    def __init__(self, name: str, description: str, datasets=("mnist",),
+                 uses_keras: bool = True):
         self.name = name
         self.description = description
         self.datasets = tuple(datasets)
+        self.uses_keras = uses_keras
         self.experiments: dict[str, Experiment] = {}
 
     def experiment(self, name: str, help: str, arguments=(), datasets=None,
@@ -169,9 +174,12 @@ class Task:
     def run(self, args) -> RunDir:
         """Run one experiment with parsed flags; return its results folder."""
         exp = self.experiments[args.experiment]
+        check_data_dir(args.data_dir)  # before any folder is written or TensorFlow loads
         out = Path(args.out) if args.out else Path("runs") / self.name / exp.name
         config = {k: v for k, v in vars(args).items() if k not in NOT_CONFIG}
         run = RunDir(out, config, overwrite=args.overwrite)
+        if self.uses_keras:
+            import_tensorflow()
         set_seed(args.seed)
         start = time.time()
         exp.func(args, run)

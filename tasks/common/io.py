@@ -6,8 +6,15 @@ import csv
 import io
 import json
 import os
+import re
+import socket
 import tempfile
 from pathlib import Path
+
+# The writer's pid and host are in a temporary file's name (".metrics.json.4242@node1.x8f.tmp"),
+# so a later run can tell the leftovers of a killed writer from a write still under way.
+_HOST = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "host"
+_TEMPORARY = re.compile(r"^\..+\.(\d+)@([A-Za-z0-9-]+)\.[^.]+\.tmp$")
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -18,7 +25,8 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}@{_HOST}.", suffix=".tmp",
+                               dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -30,6 +38,32 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files that writers on this host left when they were killed
+    (SIGKILL, power loss) mid-write, anywhere under `folder`; return them.
+
+    A temporary file whose writer still runs, or that another host wrote (a shared folder of
+    a distributed search), is left alone.
+    """
+    removed = []
+    for tmp in Path(folder).rglob(".*.tmp"):
+        match = _TEMPORARY.match(tmp.name)
+        if match and match[2] == _HOST and not _process_alive(int(match[1])):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

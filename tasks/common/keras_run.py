@@ -237,17 +237,25 @@ def load_splits(args, quick_sizes=(2000, 500, 500)):
     return splits.subset(*quick_sizes) if args.quick else splits
 
 
-def compile_classifier(model, optimizer, label_smoothing: float = 0.0):
+def compile_classifier(model, optimizer, label_smoothing: float = 0.0,
+                       crossentropy_metric: bool = False):
     """Sparse categorical cross-entropy and accuracy: every classifier of tasks 2-4.
 
     `label_smoothing` > 0 trains towards (1 - s) on the true class and s / K on each of the
     K classes (Keras's sparse loss has no such option, so the labels are one-hot encoded
-    inside the loss).
+    inside the loss). `crossentropy_metric` adds the cross-entropy alone as the metric
+    `crossentropy` (`val_crossentropy` in fit's logs): Keras's `loss` includes the weight
+    penalties, so a regularised model's `val_loss` is not comparable with an unregularised one's.
     """
+    import keras
+
     loss = "sparse_categorical_crossentropy"
     if label_smoothing:
         loss = smoothed_crossentropy(label_smoothing, model.output_shape[-1])
-    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"])
+    metrics = ["accuracy"]
+    if crossentropy_metric:
+        metrics.append(keras.metrics.SparseCategoricalCrossentropy(name="crossentropy"))
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     return model
 
 

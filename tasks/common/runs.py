@@ -15,7 +15,7 @@ from pathlib import Path
 from tasks.common.env import library_versions
 from tasks.common.errors import UsageError
 from tasks.common.io import (atomic_write_bytes, atomic_write_csv, atomic_write_json,
-                             atomic_write_text, read_json)
+                             atomic_write_text, read_json, remove_stale_temporaries)
 
 CONFIG_FILE = "config.json"
 
@@ -52,6 +52,7 @@ class RunDir:
             elif overwrite:
                 shutil.rmtree(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(self.path)
         self.started = time.time()
         atomic_write_json(config_path, {"config": _normalise(config),
                                         "versions": library_versions()})

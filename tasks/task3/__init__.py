@@ -25,6 +25,7 @@ from tasks.common.keras_run import (
 )
 from tasks.common.plots import new_figure
 from tasks.common.report import Report, percent
+from tasks.common.variants import VariantStore
 
 task = Task("task3", "Task 3: CNNs and regularisation (weight decay, dropout, batch norm).",
             datasets=("mnist", "fashion_mnist", "cifar10"))
@@ -125,6 +126,38 @@ def cnn_vs_mlp(args, run):
 
 
 # -- 2. weight decay and early stopping -------------------------------------------------------
+# Early stopping watches the validation cross-entropy alone: Keras's val_loss adds the L2
+# penalty, which would make the decayed model stop on a different criterion than the other.
+DECAY_MONITOR = "val_crossentropy"
+
+
+def train_decay_model(args, run, splits, label: str, strength: float, epochs: int) -> dict:
+    """The report's MLP (800-800 ReLU, Glorot normal, SGD lr 0.02, batch 64) with L2
+    `strength`, early-stopped; its history rows, parameter norms and results."""
+    import keras
+
+    from models.mlp import make_mlp
+
+    print(f"\n--- {label}")
+    train, val, test = pipelines(splits, 64, args.seed, flatten=True)
+    model = compile_classifier(
+        make_mlp((int(np.prod(splits.image_shape)),), splits.num_classes, hidden=(800, 800),
+                 initializer="glorot_normal", regularizer="l2" if strength else "none",
+                 strength=strength, seed=args.seed),
+        keras.optimizers.SGD(0.02), crossentropy_metric=True)
+    logger = weight_norm_logger()
+    stop = keras.callbacks.EarlyStopping(DECAY_MONITOR, mode="min", patience=args.patience,
+                                         restore_best_weights=True)
+    rows, seconds = fit_logged(model, train, val, epochs, run.file(f"tensorboard/{label}"),
+                               callbacks=[evaluate_each_epoch(test), logger, stop])
+    test_accuracy = model.evaluate(test, verbose=0, return_dict=True)["accuracy"]
+    result = {"model": label, "l2": strength, "epochs": len(rows),
+              "best_epoch": stop.best_epoch + 1, "test_accuracy": float(test_accuracy),
+              "test_error": 1 - float(test_accuracy), "updates": len(logger.norms),
+              "final_weight_norm": logger.norms[-1], "train_seconds": round(seconds, 2)}
+    return {"rows": rows, "norms": logger.norms, "result": result}
+
+
 def weight_norm_logger():
     """A callback recording the L2 norm of all the model's parameters after every update
     (`.norms`, one float per mini-batch)."""
@@ -149,37 +182,20 @@ def weight_norm_logger():
                             arg("--l2", type=nonnegative_float, default=1e-4,
                                 help="L2 strength of the decayed model"),
                             arg("--patience", type=positive_int, default=10,
-                                help="early stopping patience (epochs of no better val loss)")])
+                                help="early stopping patience (epochs of no better validation "
+                                     "cross-entropy)")])
 def weight_decay(args, run):
-    import keras
-
-    from models.mlp import make_mlp
-
     splits = load_splits(args)
     epochs = 2 if args.quick else args.epochs
+    variants = VariantStore(run)  # each model's results saved as it ends; a rerun resumes
     curves, norms, results = {}, [], []
     for label, strength in (("no_decay", 0.0), (f"l2_{args.l2:g}", args.l2)):
-        print(f"\n--- {label}")
-        # The report's MLP: 800-800 ReLU, Glorot normal, SGD lr 0.02, batch 64.
-        train, val, test = pipelines(splits, 64, args.seed, flatten=True)
-        model = compile_classifier(
-            make_mlp((int(np.prod(splits.image_shape)),), splits.num_classes, hidden=(800, 800),
-                     initializer="glorot_normal", regularizer="l2" if strength else "none",
-                     strength=strength, seed=args.seed),
-            keras.optimizers.SGD(0.02))
-        logger = weight_norm_logger()
-        stop = keras.callbacks.EarlyStopping("val_loss", patience=args.patience,
-                                             restore_best_weights=True)
-        rows, seconds = fit_logged(model, train, val, epochs, run.file(f"tensorboard/{label}"),
-                                   callbacks=[evaluate_each_epoch(test), logger, stop])
-        curves[label] = rows
+        record = variants.load(label) or variants.save(
+            label, train_decay_model(args, run, splits, label, strength, epochs))
+        curves[label] = record["rows"]
         norms += [{"model": label, "update": i + 1, "weight_norm": n}
-                  for i, n in enumerate(logger.norms)]
-        _, test_accuracy = model.evaluate(test, verbose=0)
-        results.append({"model": label, "l2": strength, "epochs": len(rows),
-                        "best_epoch": stop.best_epoch + 1, "test_accuracy": float(test_accuracy),
-                        "test_error": 1 - float(test_accuracy), "updates": len(logger.norms),
-                        "final_weight_norm": logger.norms[-1], "train_seconds": round(seconds, 2)})
+                  for i, n in enumerate(record["norms"])]
+        results.append(record["result"])
     run.write_history([{"model": m, **r} for m, rows in curves.items() for r in rows])
     run.write_csv("weight_norm.csv", norms)
     run.write_csv("results.csv", results)
@@ -197,7 +213,8 @@ def weight_decay(args, run):
     norm_plot = run.save_figure(fig, "weight_norm.png")
     report = Report("Task 3: weight decay and early stopping",
                     f"Dataset {args.dataset}. MLP 800-800 ReLU, Glorot normal, SGD lr 0.02, "
-                    f"batch 64, at most {epochs} epochs, early stopping on validation loss "
+                    f"batch 64, at most {epochs} epochs, early stopping on the validation "
+                    f"cross-entropy without the L2 penalty "
                     f"(patience {args.patience}, best weights restored).")
     report.table(["model", "epochs run", "best epoch", "test error", "final weight norm"],
                  [[r["model"], r["epochs"], r["best_epoch"], percent(r["test_error"]),

@@ -15,6 +15,7 @@ import pytest
 
 from tasks.common.io import read_csv, read_json
 from tests.dogs_images import UNREADABLE, make_kaggle, write_bad_files
+from tests.test_task4 import saved_val_accuracy
 
 pytestmark = pytest.mark.faults
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,7 +68,10 @@ def test_train_killed_mid_epoch_resumes_and_loses_nothing(tmp_path):
     assert [int(r["epoch"]) for r in rows] == list(range(1, epochs + 1))  # each exactly once
     best = max(float(r["val_accuracy"]) for r in rows)
     # The kept model is the best over the whole run, before and after the kill.
-    assert read_json(out / "metrics.json")["val_accuracy"] == pytest.approx(best, abs=1e-6)
+    metrics = read_json(out / "metrics.json")
+    assert metrics["val_accuracy"] == pytest.approx(best, abs=1e-6)
+    assert saved_val_accuracy(out / "model.keras", data) == pytest.approx(
+        metrics["val_accuracy"], abs=1e-6)
     assert not (out / "backup").exists()
 
 
@@ -167,7 +171,10 @@ def test_a_nan_epoch_never_replaces_the_last_good_checkpoint(tmp_path):
     assert not (tmp_path / "best.keras").exists() and not (tmp_path / "backup").exists()
     checkpoint.on_epoch_end(1, {"loss": 0.6, "val_accuracy": 0.4})  # below earlier best 0.5
     assert not (tmp_path / "best.keras").exists()
-    checkpoint.on_epoch_end(2, {"loss": 0.6, "val_accuracy": 0.7})
+    checkpoint.on_epoch_end(2, {"loss": 0.6, "val_accuracy": 0.7, "val_loss": 0.5})
     backup.on_epoch_end(2, {"loss": 0.6, "val_accuracy": 0.7})
     assert (tmp_path / "best.keras").is_file() and (tmp_path / "backup").is_dir()
+    # Its figures beside it, for the report: no second validation pass at the end.
+    assert read_json(tmp_path / "best.json") == {"epoch": 3, "val_accuracy": 0.7,
+                                                 "val_loss": 0.5}
     assert isinstance(checkpoint, keras.callbacks.ModelCheckpoint)

@@ -1,13 +1,17 @@
 """`python -m tasks.task4`: train, resume, hparams, submit and its validator, on tiny data."""
 
 import argparse
+import contextlib
 import json
+import re
+import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from tasks.common.io import read_csv, read_json
-from tasks.task4 import task
+from tasks.task4 import all_steps, task
 import tasks.task4.train as train_module
 from tasks.task4.submit import submission_text, validate_submission
 from tests.dogs_images import UNREADABLE, make_kaggle, write_bad_files
@@ -60,15 +64,59 @@ def test_hparams_file_from_tuning_sets_model_and_optimiser(tmp_path):
     assert model.count_params() == 112 + 296 + (4 * 4 * 8 * 16 + 16) + 34
 
 
+def test_best_record_counts_only_when_written_after_its_checkpoint(tmp_path):
+    import os
+
+    run = SimpleNamespace(file=lambda name: tmp_path / name)
+    assert train_module.best_record(run) is None
+    weights, record = tmp_path / "best.keras", tmp_path / "best.json"
+    weights.write_bytes(b"weights")
+    record.write_text('{"epoch": 2, "val_accuracy": 0.75, "val_loss": 0.5}')
+    now = time.time_ns()
+    os.utime(weights, ns=(now, now))
+    os.utime(record, ns=(now + 1000, now + 1000))
+    assert train_module.best_record(run) == {"epoch": 2, "val_accuracy": 0.75,
+                                             "val_loss": 0.5}
+    os.utime(record, ns=(now - 1000, now - 1000))  # a kill between the two writes
+    assert train_module.best_record(run) is None
+
+
 def train_argv(data, out, epochs=2):
     return ["train", "--data-dir", str(data), "--out", str(out), "--epochs", str(epochs),
             "--model", "cpu_net", *TINY]
 
 
+@contextlib.contextmanager
+def validation_passes():
+    """Record every `evaluate` of any Keras model (fit validates through it) while open."""
+    import keras
+
+    passes = []
+    original = keras.Model.evaluate
+
+    def evaluate(model, *args, **kwargs):
+        passes.append(model.name)
+        return original(model, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keras.Model, "evaluate", evaluate)
+        yield passes
+
+
+def saved_val_accuracy(model_file, data) -> float:
+    """The saved model's accuracy on the run's validation photos, measured afresh."""
+    import keras
+
+    from data.dogs import load_dogs_vs_cats, make_dataset
+
+    split = load_dogs_vs_cats(data, image_size=32, seed=0)
+    val = make_dataset(split.val_files, split.val_labels, 64, 32, check=False)
+    return keras.models.load_model(model_file).evaluate(val, verbose=0)[1]
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A 2-epoch cpu_net run on a Kaggle-layout folder with 3 unreadable photos of 31."""
-    import contextlib
     import io
 
     tmp = tmp_path_factory.mktemp("trained")
@@ -76,21 +124,27 @@ def trained(tmp_path_factory):
     write_bad_files(data / "train", stem="dog.")
     out = tmp / "run"
     err = io.StringIO()
-    with contextlib.redirect_stderr(err):
+    with contextlib.redirect_stderr(err), validation_passes() as passes:
         status = task.main(train_argv(data, out))
-    return data, out, status, err.getvalue()
+    return SimpleNamespace(data=data, out=out, status=status, err=err.getvalue(),
+                           validation_passes=len(passes))
 
 
 def test_train_keeps_the_best_epoch_and_writes_everything(trained, capsys):
-    data, out, status, err = trained
+    data, out, status, err = trained.data, trained.out, trained.status, trained.err
     assert status == 0
     assert err.count("warning") == 1 and "skipped 3 of 31" in err
     rows = read_csv(out / "history.csv")
     assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert trained.validation_passes == 2  # fit's, one per epoch; none after it
     metrics = read_json(out / "metrics.json")
+    best = max(rows, key=lambda r: float(r["val_accuracy"]))
+    assert metrics["val_accuracy"] == float(best["val_accuracy"])
+    assert metrics["val_loss"] == float(best["val_loss"])
+    assert metrics["best_epoch"] == int(best["epoch"])
     # model.keras is the best-validation checkpoint: evaluated again, it scores that epoch.
-    assert metrics["val_accuracy"] == pytest.approx(max(float(r["val_accuracy"])
-                                                        for r in rows), abs=1e-6)
+    assert saved_val_accuracy(out / "model.keras", data) == pytest.approx(
+        metrics["val_accuracy"], abs=1e-6)
     assert metrics["skipped_images"] == 3 and metrics["params"] == 545_130  # cpu_net
     for name in ("model.keras", "best.keras", "learning_curves.png", "report.md"):
         assert (out / name).is_file()
@@ -144,7 +198,7 @@ class Record:
 
 
 def test_submit_writes_one_row_per_readable_photo(trained, tmp_path, capsys, monkeypatch):
-    data, run, _, _ = trained
+    data, run = trained.data, trained.out
     bad = write_bad_files(data / "test1", stem="90")  # ids 900 ... 906
     monkeypatch.chdir(tmp_path)  # the report goes to ./runs/task4/submit
     csv = tmp_path / "submission.csv"
@@ -184,3 +238,60 @@ def test_budget_stops_mid_epoch_when_an_epoch_outlasts_it():
     x = np.ones((80, 2), np.float32)
     model.fit(x, x[:, :1], batch_size=8, epochs=5, verbose=0, callbacks=[Clock(), budget])
     assert Clock.batches == 4  # 120 "seconds" > 100: stopped within the first epoch
+
+
+def test_a_budget_run_validates_once_after_its_mid_epoch_stop(tmp_path, monkeypatch):
+    """The clock starts 40 s into a 1-minute budget, past its 30 s tail: the first batch
+    stops training, and fit's validation of that part-epoch is the run's only one."""
+    data = make_kaggle(tmp_path / "dogs", per_class=10, test=0)
+    out = tmp_path / "run"
+    monkeypatch.setattr("tasks.task4.STARTED", time.time() - 40)
+    argv = ["train", "--data-dir", str(data), "--out", str(out), "--budget-minutes", "1",
+            "--model", "cpu_net", *TINY]
+    with validation_passes() as passes:
+        assert task.main(argv) == 0
+    assert len(passes) == 1
+    [row] = read_csv(out / "history.csv")
+    metrics = read_json(out / "metrics.json")
+    assert metrics["epochs"] == metrics["best_epoch"] == 1
+    assert metrics["val_accuracy"] == float(row["val_accuracy"])
+    assert metrics["val_loss"] == float(row["val_loss"])
+    assert saved_val_accuracy(out / "model.keras", data) == pytest.approx(
+        metrics["val_accuracy"], abs=1e-6)
+
+
+def help_entries(experiment: str, capsys) -> list[str]:
+    """`<experiment> --help`'s option entries, each on one line."""
+    with pytest.raises(SystemExit):
+        task.parser().parse_args([experiment, "--help"])
+    text = capsys.readouterr().out
+    return [" ".join(entry.split()) for entry in re.split(r"\n(?=  -)", text)]
+
+
+@pytest.mark.parametrize("experiment", ["train", "all"])
+def test_augment_is_one_flag_with_its_true_default(experiment, capsys):
+    parser = task.parser()
+    assert parser.parse_args([experiment]).augment is True
+    assert parser.parse_args([experiment, "--no-augment"]).augment is False
+    assert parser.parse_args([experiment, "--augment"]).augment is True
+    [entry] = [e for e in help_entries(experiment, capsys)
+               if re.match(r"--(no-)?augment\b", e)]
+    assert entry.startswith("--augment, --no-augment ")
+    assert entry.count("(default: True)") == 1 and "False" not in entry
+
+
+def test_all_hands_the_augment_flag_on_to_train(tmp_path, monkeypatch):
+    handed = []
+
+    class Handed(Exception):
+        pass
+
+    def run(args):
+        handed.append((args.experiment, args.augment))
+        raise Handed
+
+    monkeypatch.setattr(task, "run", run)
+    for flags in ([], ["--no-augment"], ["--augment"]):
+        with pytest.raises(Handed):
+            all_steps(task.parser().parse_args(["all", *flags]), SimpleNamespace(path=tmp_path))
+    assert handed == [("train", True), ("train", False), ("train", True)]

@@ -11,6 +11,7 @@ and the best-validation checkpoint stays the best of the whole run.
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import shutil
@@ -21,7 +22,7 @@ from pathlib import Path
 from models.vgg import MODEL_NAMES, build_model, build_vgg, trainable_params
 from tasks.common.cli import arg, nonnegative_int, positive_float, positive_int
 from tasks.common.errors import UsageError
-from tasks.common.io import read_csv, read_json
+from tasks.common.io import atomic_write_json, read_csv, read_json
 from tasks.common.keras_run import (
     NaNLossError,
     compile_classifier,
@@ -44,8 +45,11 @@ MOMENTUM = 0.9
 QUICK_PER_CLASS = 60  # --quick: 60 photos of each class, 2 epochs
 BEST_FILE = "best.keras"
 MODEL_FILE = "model.keras"
-# Seconds kept back from a --budget-minutes run for what follows the last epoch: reloading
-# the best weights, one validation pass, saving the model, plots and report.
+# best.keras's epoch and validation figures, written beside it as fit measured them, so
+# the run's end reports them without validating the weights a second time.
+BEST_RECORD = "best.json"
+# Seconds kept back from a --budget-minutes run for what follows a mid-epoch stop: that
+# epoch's validation pass (the run's last), copying best.keras, plots and report.
 BUDGET_TAIL_SECONDS = 30.0
 BUDGET_MAX_EPOCHS = 1000
 
@@ -62,8 +66,8 @@ ARGUMENTS = [
         help="wall-clock minutes for the whole run, data loading included: the first epoch "
              "is timed, the epochs that fit are planned and the learning rate decays to zero "
              "at the last (cosine)"),
-    arg("--augment", action="store_true", default=True, help="the report's augmentation"),
-    arg("--no-augment", dest="augment", action="store_false", help="no augmentation"),
+    arg("--augment", action=argparse.BooleanOptionalAction, default=True,
+        help="the report's augmentation (--no-augment: the photos as they are)"),
     arg("--engine", choices=("fast", "legacy"), default="fast",
         help="augmentation engine: fast (tf.data affine) or legacy (ImageDataGenerator)"),
     arg("--patience", type=nonnegative_int, default=30,
@@ -182,6 +186,17 @@ def history_writer(run, clock):
     return HistoryWriter()
 
 
+def best_record(run) -> dict | None:
+    """best.keras's epoch and figures from best.json; None without them, or when best.json
+    is older than best.keras (a kill between the checkpoint's two writes left the record
+    of earlier weights)."""
+    weights, record = run.file(BEST_FILE), run.file(BEST_RECORD)
+    if not (weights.exists() and record.exists()) or \
+            record.stat().st_mtime_ns < weights.stat().st_mtime_ns:
+        return None
+    return read_json(record)
+
+
 def previous_rows(run) -> list[dict]:
     path = run.file("history.csv")
     if not path.exists():
@@ -255,7 +270,7 @@ def checkpoint_callbacks(run, best_so_far, patience):
 
     class FiniteCheckpoint(keras.callbacks.ModelCheckpoint):
         """Saves to a temporary file and renames it: a kill mid-save never leaves a
-        half-written best.keras."""
+        half-written best.keras. Then records the epoch's figures in best.json."""
 
         def on_epoch_end(self, epoch, logs=None):
             if not _finite_loss(logs):
@@ -269,6 +284,8 @@ def checkpoint_callbacks(run, best_so_far, patience):
             partial = Path(final).with_suffix(".tmp.keras")
             if partial.exists():
                 os.replace(partial, final)
+                atomic_write_json(run.file(BEST_RECORD), {"epoch": epoch + 1, **{
+                    k: float(v) for k, v in logs.items() if k.startswith("val_")}})
 
     class FiniteBackup(keras.callbacks.BackupAndRestore):
         """Keeps the previous backup too (a kill mid-save falls back to it) and starts
@@ -347,8 +364,11 @@ def train(args, run, started=None):
           f"lr {config['learning_rate']}, batch {config['batch_size']}")
 
     guard = nan_guard()
-    best_so_far = max((r["val_accuracy"] for r in prior_rows if "val_accuracy" in r),
-                      default=None)
+    # The record, not history.csv: a row can outlive its epoch (a kill before the backup)
+    # and a NaN epoch's row is never checkpointed. Without one, this attempt's first
+    # epoch is checkpointed and recorded afresh.
+    best = best_record(run)
+    best_so_far = best["val_accuracy"] if best else None
     callbacks = [guard, history_writer(run, clock)]
     budget = None
     if args.budget_minutes:
@@ -371,17 +391,20 @@ def train(args, run, started=None):
         raise SystemExit(1) from None
     del history
 
-    best = keras.models.load_model(run.file(BEST_FILE)) if run.file(BEST_FILE).exists() \
-        else model
-    val_loss, val_accuracy = best.evaluate(val_data, verbose=0)
-    best.save(run.file(MODEL_FILE))
+    # fit validated every epoch (a budget's part-epoch too); the kept weights' figures are
+    # those it measured, so the budget's tail holds no second validation pass.
+    best = best_record(run)
+    if best:
+        shutil.copyfile(run.file(BEST_FILE), run.file(MODEL_FILE))
+    else:  # no epoch was checkpointed: keep the last weights, which the last epoch validated
+        best = rows[-1]
+        model.save(run.file(MODEL_FILE))
     plot_learning_curves(run, rows, title=f"{model.name} on Dogs vs. Cats")
-    best_row = max(rows, key=lambda r: r.get("val_accuracy", 0)) if rows else {}
     metrics = {
         "model": model.name, "params": count_params(model),
         "trainable_params": trainable_params(model),
-        "val_accuracy": float(val_accuracy), "val_loss": float(val_loss),
-        "best_epoch": best_row.get("epoch"), "epochs": len(rows),
+        "val_accuracy": best["val_accuracy"], "val_loss": best["val_loss"],
+        "best_epoch": best["epoch"], "epochs": len(rows),
         "train_seconds": round(clock(), 1), "budget_minutes": args.budget_minutes,
         "optimizer": config["optimizer"], "learning_rate": config["learning_rate"],
         "batch_size": config["batch_size"], "augment": args.augment,

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from tasks.common.io import read_csv, read_json
+from tests.nan_injection import child_env
 from tests.dogs_images import UNREADABLE, make_kaggle, write_bad_files
 from tests.test_task4 import saved_val_accuracy
 
@@ -22,14 +23,15 @@ ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--image-size", "32", "--batch-size", "8", "--model", "cpu_net", "--threads", "1"]
 
 
-def env():
+def env(**extra):
     return {**os.environ, "SUITE_THREADS": "1", "SUITE_OFFLINE": "1",
-            "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+            "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT), **extra}
 
 
-def task4(*argv, timeout=600):
+def task4(*argv, timeout=600, **extra_env):
     return subprocess.run([sys.executable, "-m", "tasks.task4", *map(str, argv)], cwd=ROOT,
-                          env=env(), capture_output=True, text=True, timeout=timeout)
+                          env=env(**extra_env), capture_output=True, text=True,
+                          timeout=timeout)
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -133,11 +135,10 @@ def test_a_results_folder_of_another_configuration_is_not_overwritten(tmp_path):
 def test_nan_loss_stops_with_a_message_and_exit_1(tmp_path):
     data = make_kaggle(tmp_path / "dogs", per_class=16, test=0)
     out = tmp_path / "run"
-    # A small plain VGG (batch norm would tame the step and keep the loss finite).
     hparams = tmp_path / "best_hparams.json"
     hparams.write_text('{"model": "vgg13", "filters": [[8], [16]], "dense": [16]}')
     result = task4("train", "--data-dir", data, "--out", out, "--epochs", 3, "--hparams",
-                   hparams, "--optimizer", "sgd", "--lr", 1e3, *TINY)
+                   hparams, "--optimizer", "sgd", "--lr", 1e3, *TINY, **child_env(1e3))
     assert result.returncode == 1, result.stderr[-2000:]
     lines = error_lines(result.stderr)
     assert len(lines) == 1 and "the loss became" in lines[0] and "lower the learning rate" \

@@ -248,3 +248,17 @@ def test_importing_tensorflow_prints_nothing_but_real_warnings(onednn):
     assert result.stdout.split() == ["6.0", "(1,", "2)"]
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and "UserWarning: still shown" in lines[0], result.stderr
+
+
+def test_no_help_text_shows_a_default_of_none():
+    import importlib
+
+    from tuning.vgg import parser as tuning_parser
+
+    helps = [tuning_parser().format_help()]
+    for n in (1, 2, 3, 4):
+        task = importlib.import_module(f"tasks.task{n}").task
+        experiments = task.parser()._subparsers._group_actions[0].choices
+        helps += [experiments[name].format_help() for name in task.experiments]
+    assert all("default: None" not in text for text in helps)
+    assert sum("--augment, --no-augment" in text for text in helps) >= 3  # task4 x2, tuning

@@ -26,6 +26,7 @@ from data.errors import DataError
 from data.locate import check_data_dir
 from tasks.common.cli import (
     NOT_CONFIG,
+    HelpFormatter,
     Parser,
     add_common_flags,
     float_list,
@@ -56,7 +57,7 @@ QUICK = {"max_trials": 4, "epochs": 1, "limit": 100, "width_scale": 1 / 16,
 
 def parser() -> argparse.ArgumentParser:
     p = Parser(prog=PROG, description=__doc__.split("\n\n")[0],
-                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                formatter_class=HelpFormatter)
     g = p.add_argument_group("search")
     g.add_argument("--tuner", choices=TUNERS, default="random", help="the search algorithm")
     g.add_argument("--max-trials", type=positive_int,
@@ -83,10 +84,9 @@ def parser() -> argparse.ArgumentParser:
                         f"{QUICK['limit']})")
     d.add_argument("--val-fraction", type=fraction, default=0.2,
                    help="share of each class held out for validation")
-    d.add_argument("--augment", action="store_true", default=None,
+    d.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="the report's augmentation: shifts 0.2, zoom 0.5, shear 0.2, flip "
-                        "(default; not with --quick)")
-    d.add_argument("--no-augment", dest="augment", action="store_false", help="no augmentation")
+                        "(default: on; off with --quick)")
     d.add_argument("--engine", choices=("fast", "legacy"), default="fast",
                    help="augmentation engine: fast (tf.data affine) or legacy "
                         "(ImageDataGenerator)")

@@ -74,6 +74,16 @@ def float_list(text: str) -> list[float]:
     return [positive_float(t) for t in text.split(",") if t.strip()]
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """`--help` with each flag's default, except where there is none to show (None): such a
+    flag's help says what happens when it is left out."""
+
+    def _get_help_string(self, action):
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse, but a bad flag is one line (not usage plus error) and exit status 2."""
 
@@ -114,15 +124,12 @@ class Task:
         name: `task1` ... (also the results folder `runs/<name>/`).
         description: the first line of `--help`.
         datasets: the datasets its experiments accept by default; the first is the default.
-        uses_keras: import TensorFlow and Keras (quietly) before an experiment runs.
     """
 
-    def __init__(self, name: str, description: str, datasets=("mnist",),
-                 uses_keras: bool = True):
+    def __init__(self, name: str, description: str, datasets=("mnist",)):
         self.name = name
         self.description = description
         self.datasets = tuple(datasets)
-        self.uses_keras = uses_keras
         self.experiments: dict[str, Experiment] = {}
 
     def experiment(self, name: str, help: str, arguments=(), datasets=None,
@@ -148,7 +155,7 @@ class Task:
                                     parser_class=Parser)
         for exp in self.experiments.values():
             p = sub.add_parser(exp.name, help=exp.help, description=exp.help,
-                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                               formatter_class=HelpFormatter)
             add_common_flags(p, f"runs/{self.name}/{exp.name}", exp.datasets,
                              exp.default_dataset)
             for names, kwargs in exp.arguments:
@@ -178,8 +185,7 @@ class Task:
         out = Path(args.out) if args.out else Path("runs") / self.name / exp.name
         config = {k: v for k, v in vars(args).items() if k not in NOT_CONFIG}
         run = RunDir(out, config, overwrite=args.overwrite)
-        if self.uses_keras:
-            import_tensorflow()
+        import_tensorflow()  # quietly, now: every task uses Keras (task 1 its Progbar)
         set_seed(args.seed)
         start = time.time()
         exp.func(args, run)

@@ -26,7 +26,7 @@ from tasks.common.plots import new_figure
 from tasks.common.report import Report, fmt, percent
 from tasks.task1 import reported
 
-task = Task("task1", "Task 1: a multilayer perceptron in NumPy alone, on MNIST.", uses_keras=False,
+task = Task("task1", "Task 1: a multilayer perceptron in NumPy alone, on MNIST.",
             datasets=("mnist", "digits", "fashion_mnist", "cifar10"))
 
 QUICK_SIZES = (2000, 500, 500)  # train / val / test examples under --quick

@@ -8,10 +8,11 @@ export PYTHONUNBUFFERED := 1
 
 .PHONY: run test test-slow faults bench lint clean
 
-$(PY): requirements.txt
+$(PY): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(PY)
 
 ## run: every task-1 experiment on scikit-learn's bundled 8x8 digits (no download, < 3 min)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tasks.common.env import default_threads, limit_threads  # noqa: E402
+from suite.env import default_threads, limit_threads  # noqa: E402
 
 BATCH = 64
 BATCHES = 8  # per timed pass: 512 images

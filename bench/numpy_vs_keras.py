@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from models.numpy_mlp import Model  # noqa: E402
-from tasks.common.env import limit_threads  # noqa: E402
+from suite.env import limit_threads  # noqa: E402
 
 SIZES = (784, 500, 400, 10)
 BATCH = 64

@@ -29,7 +29,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 
-from tasks.common.env import default_threads, limit_threads  # noqa: E402
+from suite.env import default_threads, limit_threads  # noqa: E402
 
 BATCH = 128
 

@@ -3,18 +3,16 @@
     model = make_mlp((28, 28, 1), 10, hidden=(300,), activation="relu",
                      initializer="normal", regularizer="l2", strength=1e-4, dropout=0.0)
 
-A pure function of its arguments; the optimiser is chosen apart (`make_optimizer`), so the
-task-2 studies can vary one thing at a time.
+A pure function of its arguments; the optimiser is chosen apart
+(`training.optimizers.make_optimizer`), so the task-2 studies can vary one thing at a time.
 """
 
 from __future__ import annotations
 
-import math
 
 INITIALIZERS = ("normal", "glorot", "glorot_normal", "uniform", "he")
 ACTIVATIONS = ("relu", "elu", "tanh", "sigmoid")
 REGULARIZERS = ("none", "l1", "l2")
-OPTIMIZERS = ("sgd", "adadelta", "adagrad", "adam", "rmsprop")
 
 
 def make_initializer(name: str, std: float = 1e-4, seed: int | None = None):
@@ -87,29 +85,3 @@ def make_mlp(input_shape, num_classes: int, hidden=(300,), activation: str = "re
                            name="softmax")(x)
     name = "mlp_" + ("-".join(str(h) for h in hidden) or "linear")
     return keras.Model(inputs, outputs, name=name)
-
-
-def make_optimizer(name: str, learning_rate: float, momentum: float = 0.0,
-                   beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7):
-    """Keras's optimiser `name` with the parameters the task-2 study varies.
-
-    `beta_1`, `beta_2` and `epsilon` go to Adam (the report's Adam: 0.91, 0.999, 1e-4);
-    `momentum` to SGD and RMSprop; Adadelta and Adagrad take only the learning rate.
-    `learning_rate` may be a number or a Keras learning-rate schedule.
-    """
-    import keras
-
-    if isinstance(learning_rate, (int, float)) and not (
-            learning_rate > 0 and math.isfinite(learning_rate)):
-        raise ValueError(f"learning rate {learning_rate} is not a positive number")
-    makers = {
-        "sgd": lambda: keras.optimizers.SGD(learning_rate, momentum=momentum),
-        "adadelta": lambda: keras.optimizers.Adadelta(learning_rate),
-        "adagrad": lambda: keras.optimizers.Adagrad(learning_rate),
-        "adam": lambda: keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2,
-                                              epsilon=epsilon),
-        "rmsprop": lambda: keras.optimizers.RMSprop(learning_rate, momentum=momentum),
-    }
-    if name not in makers:
-        raise ValueError(f"optimizer {name!r} is not one of {', '.join(makers)}")
-    return makers[name]()

@@ -1,11 +1,9 @@
 """Shared test set-up: quiet TensorFlow, no downloads, a small thread budget."""
 
 import os
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ["SUITE_OFFLINE"] = "1"  # a test never waits on a download
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"

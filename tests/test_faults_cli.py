@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tasks.common.io import atomic_write_json
+from suite.io import atomic_write_json
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.faults

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.faults
 WRITER = textwrap.dedent("""
     import sys
     sys.path.insert(0, {root!r})
-    from tasks.common.io import atomic_write_text
+    from suite.io import atomic_write_text
     i = 0
     while True:  # alternate two large, distinguishable contents as fast as possible
         i += 1

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tasks.common.io import read_csv, read_json
+from suite.io import read_csv, read_json
 from tests.nan_injection import child_env
 from tests.dogs_images import UNREADABLE, make_kaggle, write_bad_files
 from tests.test_task4 import saved_val_accuracy
@@ -118,7 +118,7 @@ def test_bad_arguments_are_one_sentence_and_exit_2(argv, tmp_path):
 
 
 def test_a_results_folder_of_another_configuration_is_not_overwritten(tmp_path):
-    from tasks.common.runs import RunDir
+    from suite.runs import RunDir
 
     out = tmp_path / "run"
     RunDir(out, {"experiment": "train", "model": "vgg13"})

@@ -129,7 +129,7 @@ def _distributed(images, out, log, *flags, lease="6"):
     (["--epochs", "0"], "positive integer"),
     (["--batch-sizes", "0"], "positive integer"),
     (["--depths", "7"], "--depths 7"),
-    (["--tuner", "grid"], "invalid choice"),
+    (["--tuner", "grid"], "--tuner must be one of random, bayesian, hyperband; got 'grid'"),
     (["--data-dir", "/no/such/folder"], "is not a folder"),
 ])
 def test_bad_arguments_are_one_sentence_and_exit_2(images, tmp_path, flags, words):
@@ -142,7 +142,7 @@ def test_bad_arguments_are_one_sentence_and_exit_2(images, tmp_path, flags, word
 
 
 def test_another_configuration_is_refused_and_nothing_overwritten(images, tmp_path):
-    from tasks.common.runs import RunDir
+    from suite.runs import RunDir
 
     out = tmp_path / "out"
     RunDir(out, {"tuner": "bayesian"})

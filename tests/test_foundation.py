@@ -10,9 +10,9 @@ import pytest
 
 from data import DatasetNotFound, load_digits, load_mnist
 from data.locate import locate
-from tasks.common.errors import UsageError
-from tasks.common.io import atomic_write_json, atomic_write_text, read_json
-from tasks.common.runs import RunDir
+from suite.errors import UsageError
+from suite.io import atomic_write_json, atomic_write_text, read_json
+from suite.runs import RunDir
 from tests.conftest import ROOT, SHARED_DATASETS
 
 
@@ -157,7 +157,7 @@ def test_cli_missing_data_exits_2_with_one_sentence(tmp_path):
 
 
 @pytest.mark.parametrize("argv,expected", [
-    (["nonsense"], "invalid choice"),
+    (["nonsense"], "<experiment> must be one of init, "),
     (["init", "--batch-size", "0"], "positive integer"),
     (["init", "--lr", "-1"], "positive number"),
     (["init", "--data-dir", "/no/such/folder"], "is not a folder"),
@@ -178,7 +178,7 @@ def test_cli_help_lists_every_experiment():
 
 
 def test_a_killed_writers_temporary_file_is_removed_by_the_next_run(tmp_path):
-    from tasks.common.io import _HOST
+    from suite.io import _HOST
 
     run = RunDir(tmp_path / "run", {"a": 1})
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -197,7 +197,7 @@ def test_a_killed_writers_temporary_file_is_removed_by_the_next_run(tmp_path):
 
 
 def test_atomic_writes_name_their_temporary_file_after_the_writer(tmp_path, monkeypatch):
-    from tasks.common import io as suite_io
+    from suite import io as suite_io
 
     seen = []
     original = os.replace
@@ -220,7 +220,7 @@ REAL = "W0000 00:00:1795888389.7 3065 op_kernel.cc:1] Out of memory while alloca
 
 
 def test_tensorflow_start_up_chatter_is_dropped_and_real_warnings_kept():
-    from tasks.common.tf_quiet import drop_chatter
+    from suite.tf_quiet import drop_chatter
 
     assert drop_chatter(CHATTER + REAL, gpu_driver=False) == REAL
     # Where an NVIDIA driver is installed, a failing CUDA is worth seeing (INFO lines never).
@@ -230,7 +230,7 @@ def test_tensorflow_start_up_chatter_is_dropped_and_real_warnings_kept():
 
 QUIET_IMPORT = """
 import sys, warnings
-from tasks.common.tf_quiet import import_tensorflow
+from suite.tf_quiet import import_tensorflow
 keras = import_tensorflow()
 import tensorflow as tf
 print((tf.constant(2.0) * 3).numpy(), keras.layers.Dense(2)(tf.ones((1, 3))).shape)

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from data import load_dataset
-from tasks.common.io import read_csv, read_json
+from suite.io import read_csv, read_json
 from tasks.task1 import task
 from tasks.task1.experiments import QUICK_SIZES
 

@@ -101,7 +101,7 @@ def test_weight_norm_logger_one_value_per_update():
 def test_step_loss_logger_recovers_batch_losses():
     import keras
 
-    from tasks.common.keras_run import step_loss_logger
+    from training.callbacks import step_loss_logger
 
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False,
                                                                   kernel_initializer="zeros")])
@@ -117,7 +117,7 @@ def test_step_loss_logger_recovers_batch_losses():
 def test_time_budget_stops_and_anneals():
     import keras
 
-    from tasks.common.keras_run import time_budget
+    from training.callbacks import time_budget
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(keras.optimizers.SGD(0.1), "mse")
@@ -129,7 +129,7 @@ def test_time_budget_stops_and_anneals():
 
 
 def test_label_smoothing_by_hand():
-    from tasks.common.keras_run import smoothed_crossentropy
+    from training.fitting import smoothed_crossentropy
 
     probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], np.float32)
     labels = np.array([0, 2])

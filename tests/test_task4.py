@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from tasks.common.io import read_csv, read_json
+from suite.io import read_csv, read_json
 from tasks.task4 import all_steps, task
 import tasks.task4.train as train_module
 from tasks.task4.submit import submission_text, validate_submission

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from keras_tuner.src.engine.trial import TrialStatus
 
-from tasks.common.runs import RunDir
+from suite.runs import RunDir
 from tests.nan_injection import poisoned_learning_rate
 from tuning.oracles import make_oracle
 from tuning.results import REPORTED, write_results

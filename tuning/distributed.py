@@ -40,7 +40,7 @@ from keras_tuner.src.distribute.oracle_chief import OracleServicer
 from keras_tuner.src.distribute.oracle_client import OracleClient
 from keras_tuner.src.engine.trial import TrialStatus
 
-from tasks.common.errors import UsageError
+from suite.errors import UsageError
 
 HEARTBEAT = "__heartbeat__/"  # GetTrial(trial_id=HEARTBEAT + tuner_id) is a heartbeat
 MESSAGE = "__message__/"  # GetTrial(trial_id=MESSAGE + trial_id + "\n" + text): why it failed

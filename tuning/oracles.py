@@ -27,7 +27,7 @@ from pathlib import Path
 import keras_tuner as kt
 from keras_tuner.src.engine.trial import TrialStatus
 
-from tasks.common.io import atomic_write_csv, atomic_write_text
+from suite.io import atomic_write_csv, atomic_write_text
 from tuning.space import HPARAMS
 
 # A failed trial never stops the search: KerasTuner's default stops after 3 failures in a row

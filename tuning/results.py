@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 
-from tasks.common.plots import new_figure
-from tasks.common.report import Report
+from suite.plots import new_figure
+from suite.report import Report
 from tuning.space import HPARAMS, REPORT_HPARAMS, REPORT_TABLES
 
 # The report's Tables 1-4 (see ../shared/REPORTED.md): value -> (accuracy, loss, params).

@@ -178,7 +178,7 @@ class VGGHyperModel(kt.HyperModel):
         Args:
             datasets: `datasets(batch_size) -> (train, val)`, two `tf.data.Dataset`s.
         """
-        from tasks.common.keras_run import NaNLossError, nan_guard
+        from training.callbacks import NaNLossError, nan_guard
 
         train, val = datasets(self.space.batch_size(hp))
         guard = nan_guard()

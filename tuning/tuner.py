@@ -24,8 +24,8 @@ import time
 import keras_tuner as kt
 from keras_tuner.src.distribute import utils as dist_utils
 
-from tasks.common.io import atomic_write_text
-from tasks.common.keras_run import count_params
+from suite.io import atomic_write_text
+
 
 
 class VGGTuner(kt.Tuner):
@@ -88,7 +88,7 @@ class VGGTuner(kt.Tuner):
                 raise kt.errors.FailedTrialError(
                     f"out of memory: {str(error).splitlines()[0]}") from None
             raise
-        return _trial_metrics(history, self.oracle.objective, count_params(model),
+        return _trial_metrics(history, self.oracle.objective, model.count_params(),
                               time.perf_counter() - start)
 
     def on_trial_end(self, trial):

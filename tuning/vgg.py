@@ -24,7 +24,7 @@ from pathlib import Path
 
 from data.errors import DataError
 from data.locate import check_data_dir
-from tasks.common.cli import (
+from suite.cli import (
     NOT_CONFIG,
     HelpFormatter,
     Parser,
@@ -35,10 +35,10 @@ from tasks.common.cli import (
     positive_float,
     positive_int,
 )
-from tasks.common.env import limit_threads, set_seed
-from tasks.common.errors import UsageError
-from tasks.common.runs import RunDir
-from tasks.common.tf_quiet import import_tensorflow
+from suite.env import limit_threads, set_seed
+from suite.errors import UsageError
+from suite.runs import RunDir
+from suite.tf_quiet import import_tensorflow
 
 PROG = "python -m tuning.vgg"
 TUNERS = ("random", "bayesian", "hyperband")

@@ -19,11 +19,11 @@ import numpy as np
 
 from data import load_dataset
 from models.numpy_mlp import ACTIVATIONS, INITIALISERS, Model
-from tasks.common.cli import (Task, arg, float_list, fraction, int_list, nonnegative_float,
+from suite.cli import (Task, arg, float_list, fraction, int_list, nonnegative_float,
                               positive_float, positive_int)
-from tasks.common.errors import UsageError
-from tasks.common.plots import new_figure
-from tasks.common.report import Report, fmt, percent
+from suite.errors import UsageError
+from suite.plots import new_figure
+from suite.report import Report, fmt, percent
 from tasks.task1 import reported
 
 task = Task("task1", "Task 1: a multilayer perceptron in NumPy alone, on MNIST.",

@@ -17,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-from models.mlp import ACTIVATIONS, INITIALIZERS, OPTIMIZERS, REGULARIZERS
-from tasks.common.cli import Task, arg, int_list, nonnegative_float, positive_float, positive_int
-from tasks.common.errors import UsageError
-from tasks.common.keras_run import (
+from models.mlp import ACTIVATIONS, INITIALIZERS, REGULARIZERS
+from training.optimizers import OPTIMIZERS
+from suite.cli import Task, arg, int_list, nonnegative_float, positive_float, positive_int
+from suite.errors import UsageError
+from training.fitting import (
     TENSORBOARD_NOTE,
     compile_classifier,
     fit_logged,
@@ -28,8 +29,8 @@ from tasks.common.keras_run import (
     log_confusion_matrix,
     plot_learning_curves,
 )
-from tasks.common.plots import new_figure
-from tasks.common.report import Report, percent
+from suite.plots import new_figure
+from suite.report import Report, percent
 
 task = Task("task2", "Task 2: a Keras MLP, its hyper-parameter studies and error analysis.",
             datasets=("cifar10", "fashion_mnist", "mnist"))
@@ -67,7 +68,8 @@ def build(config: dict, input_shape, num_classes: int, seed: int, steps_per_epoc
     """The MLP and its optimiser for `config` (a `BASE`-like dict), compiled."""
     import keras
 
-    from models.mlp import make_mlp, make_optimizer
+    from models.mlp import make_mlp
+    from training.optimizers import make_optimizer
 
     model = make_mlp(input_shape, num_classes, hidden=tuple(config["hidden"]),
                      activation=config["activation"], initializer=config["initializer"],

@@ -12,20 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from tasks.common.cli import Task, arg, nonnegative_float, positive_float, positive_int
-from tasks.common.errors import UsageError
-from tasks.common.keras_run import (
-    TENSORBOARD_NOTE,
-    compile_classifier,
-    evaluate_each_epoch,
-    fit_logged,
-    load_splits,
-    step_loss_logger,
-    time_budget,
-)
-from tasks.common.plots import new_figure
-from tasks.common.report import Report, percent
-from tasks.common.variants import VariantStore
+from suite.cli import Task, arg, nonnegative_float, positive_float, positive_int
+from suite.errors import UsageError
+from training.callbacks import evaluate_each_epoch, step_loss_logger, time_budget
+from training.fitting import TENSORBOARD_NOTE, compile_classifier, fit_logged, load_splits
+from suite.plots import new_figure
+from suite.report import Report, percent
+from training.variants import VariantStore
 
 task = Task("task3", "Task 3: CNNs and regularisation (weight decay, dropout, batch norm).",
             datasets=("mnist", "fashion_mnist", "cifar10"))

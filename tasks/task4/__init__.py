@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import time
 
-from tasks.common.cli import Task
-from tasks.common.io import read_json
-from tasks.common.report import Report, percent
+from suite.cli import Task
+from suite.io import read_json
+from suite.report import Report, percent
 from tasks.task4 import analyze as _analyze
 from tasks.task4 import submit as _submit
 from tasks.task4 import train as _train

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.common.cli import arg, positive_int
-from tasks.common.errors import UsageError
-from tasks.common.plots import new_figure
-from tasks.common.report import Report, percent
+from suite.cli import arg, positive_int
+from suite.errors import UsageError
+from suite.plots import new_figure
+from suite.report import Report, percent
 
 GALLERY_SIZE = 16
 MAX_CHANNELS = 32  # feature maps shown per conv layer

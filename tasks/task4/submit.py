@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tasks.common.cli import arg
-from tasks.common.errors import UsageError
-from tasks.common.io import atomic_write_text
-from tasks.common.report import Report
+from suite.cli import arg
+from suite.errors import UsageError
+from suite.io import atomic_write_text
+from suite.report import Report
 
 LABELS = ("Cat", "Dog")
 PREDICT_BATCH = 256

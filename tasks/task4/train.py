@@ -20,17 +20,12 @@ import time
 from pathlib import Path
 
 from models.vgg import MODEL_NAMES, build_model, build_vgg, trainable_params
-from tasks.common.cli import arg, nonnegative_int, positive_float, positive_int
-from tasks.common.errors import UsageError
-from tasks.common.io import atomic_write_json, read_csv, read_json
-from tasks.common.keras_run import (
-    NaNLossError,
-    compile_classifier,
-    count_params,
-    nan_guard,
-    plot_learning_curves,
-)
-from tasks.common.report import Report, percent
+from suite.cli import arg, nonnegative_int, positive_float, positive_int
+from suite.errors import UsageError
+from suite.io import atomic_write_json, read_csv, read_json
+from training.callbacks import NaNLossError, nan_guard
+from training.fitting import compile_classifier, plot_learning_curves
+from suite.report import Report, percent
 
 # Each net's default recipe. The VGGs get report B's: SGD with momentum, lr 0.015, batch 16,
 # 200 epochs (its best came near epoch 150). Report C trained its batch-norm nets with Adam
@@ -360,7 +355,7 @@ def train(args, run, started=None):
     model = make_model(config, args.image_size)
     compile_classifier(model, make_optimizer(config["optimizer"], config["learning_rate"],
                                                 config["momentum"]))
-    print(f"{model.name}: {count_params(model):,} parameters; {config['optimizer']} "
+    print(f"{model.name}: {model.count_params():,} parameters; {config['optimizer']} "
           f"lr {config['learning_rate']}, batch {config['batch_size']}")
 
     guard = nan_guard()
@@ -401,7 +396,7 @@ def train(args, run, started=None):
         model.save(run.file(MODEL_FILE))
     plot_learning_curves(run, rows, title=f"{model.name} on Dogs vs. Cats")
     metrics = {
-        "model": model.name, "params": count_params(model),
+        "model": model.name, "params": model.count_params(),
         "trainable_params": trainable_params(model),
         "val_accuracy": best["val_accuracy"], "val_loss": best["val_loss"],
         "best_epoch": best["epoch"], "epochs": len(rows),

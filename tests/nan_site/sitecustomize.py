@@ -3,7 +3,7 @@
 import os
 
 if os.environ.get("SUITE_TEST_NAN_LEARNING_RATE"):
-    from tasks.common.tf_quiet import import_tensorflow
+    from suite.tf_quiet import import_tensorflow
     from tests.nan_injection import ENV_RATE, poison
 
     import_tensorflow()

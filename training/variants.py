@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from tasks.common.io import atomic_write_json, read_json
+from suite.io import atomic_write_json, read_json
 
 
 class VariantStore:

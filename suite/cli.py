@@ -21,6 +21,7 @@ status 2; Ctrl-C becomes a line saying how to resume and exit status 130.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -29,10 +30,10 @@ from collections.abc import Callable
 
 from data.errors import DataError
 from data.locate import check_data_dir
-from tasks.common.env import default_threads, limit_threads, set_seed
-from tasks.common.errors import UsageError
-from tasks.common.runs import RunDir
-from tasks.common.tf_quiet import import_tensorflow
+from suite.env import default_threads, limit_threads, set_seed
+from suite.errors import UsageError, must_be
+from suite.runs import RunDir
+from suite.tf_quiet import import_tensorflow
 
 # Flags that say where and how fast to run, not what: they do not make a new configuration.
 NOT_CONFIG = {"experiment", "out", "overwrite", "threads", "data_dir"}
@@ -49,9 +50,9 @@ def _number(kind, test, wanted):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {wanted}") from None
-        if not test(value):
-            raise argparse.ArgumentTypeError(f"{text} is not {wanted}")
+            value = None
+        if value is None or not test(value):
+            raise argparse.ArgumentTypeError(f"must be {wanted}; got {text!r}")
         return value
 
     parse.__name__ = wanted
@@ -85,9 +86,17 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a bad flag is one line (not usage plus error) and exit status 2."""
+    """argparse, but a bad flag is one line (not usage plus error) and exit status 2, worded
+    as `must_be` words every other bad value."""
 
     def error(self, message):
+        choice = re.match(r"argument (\S+): invalid choice: (.*) \(choose from (.*)\)$", message)
+        if choice:
+            flag, got, allowed = choice.groups()
+            message = must_be(flag, f"one of {allowed.replace(chr(39), '')}",
+                              got.strip("'")).rstrip(".")
+        else:
+            message = re.sub(r"^argument (\S+): must be", r"\1 must be", message)
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -165,18 +174,14 @@ class Task:
     def main(self, argv=None) -> int:
         """Parse `argv`, run the experiment, return the exit status."""
         args = self.parser().parse_args(argv)
-        try:
+
+        def body():
             limit_threads(args.threads)
             run = self.run(args)
-        except (UsageError, DataError) as error:
-            print(f"{self.name}: error: {error}", file=sys.stderr)
-            return 2
-        except KeyboardInterrupt:
-            print(f"\n{self.name}: interrupted; run the same command again to resume.",
-                  file=sys.stderr)
-            return 130
-        print(f"\nreport: {run.file('report.md')}")
-        return 0
+            print(f"\nreport: {run.file('report.md')}")
+            return 0
+
+        return exit_status(self.name, body)
 
     def run(self, args) -> RunDir:
         """Run one experiment with parsed flags; return its results folder."""
@@ -192,21 +197,42 @@ class Task:
         print(f"{self.name} {exp.name}: done in {time.time() - start:.1f} s")
         return run
 
-    def run_all(self, args, names, run: RunDir) -> dict[str, RunDir]:
-        """Run experiments `names` with this call's common flags, each in `run`'s subfolder."""
+    def run_all(self, args, names, run: RunDir, flags=None) -> dict[str, RunDir]:
+        """Run experiments `names` with this call's common flags, each in `run`'s subfolder.
+
+        `flags` maps an experiment's name to more flags of its own (a list of strings), for
+        a runner that chains experiments (`analyze --model <best's model>`).
+        """
         parser = self.parser()
         done = {}
         for name in names:
-            argv = [name, "--seed", str(args.seed), "--threads", str(args.threads),
-                    "--out", str(run.path / name)]
-            if args.quick:
-                argv.append("--quick")
-            if args.overwrite:
-                argv.append("--overwrite")
-            if args.data_dir:
-                argv += ["--data-dir", args.data_dir]
-            if args.dataset in self.experiments[name].datasets:
-                argv += ["--dataset", args.dataset]
+            argv = [name, *self.common_argv(args, name), "--out", str(run.path / name),
+                    *(flags or {}).get(name, [])]
             print(f"\n=== {self.name} {name}")
             done[name] = self.run(parser.parse_args(argv))
         return done
+
+    def common_argv(self, args, name: str) -> list[str]:
+        """The common flags of parsed `args` as a command line for experiment `name`
+        (`--dataset` only where that experiment takes it)."""
+        argv = ["--seed", str(args.seed), "--threads", str(args.threads)]
+        argv += ["--quick"] * args.quick + ["--overwrite"] * args.overwrite
+        if args.data_dir:
+            argv += ["--data-dir", args.data_dir]
+        if args.dataset in self.experiments[name].datasets:
+            argv += ["--dataset", args.dataset]
+        return argv
+
+
+def exit_status(name: str, body: Callable[[], int],
+                interrupted: str = "run the same command again to resume") -> int:
+    """Run a command's `body` and return its exit status: a user's mistake (`UsageError`,
+    `DataError`) is one line on stderr and 2, Ctrl-C a line saying what to do and 130."""
+    try:
+        return body()
+    except (UsageError, DataError) as error:
+        print(f"{name}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\n{name}: interrupted; {interrupted}.", file=sys.stderr)
+        return 130

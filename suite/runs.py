@@ -12,9 +12,9 @@ import shutil
 import time
 from pathlib import Path
 
-from tasks.common.env import library_versions
-from tasks.common.errors import UsageError
-from tasks.common.io import (atomic_write_bytes, atomic_write_csv, atomic_write_json,
+from suite.env import library_versions
+from suite.errors import UsageError
+from suite.io import (atomic_write_bytes, atomic_write_csv, atomic_write_json,
                              atomic_write_text, read_json, remove_stale_temporaries)
 
 CONFIG_FILE = "config.json"
@@ -92,7 +92,7 @@ def _normalise(config: dict) -> dict:
     """The config as it reads back from JSON (tuples become lists, paths strings)."""
     import json
 
-    from tasks.common.io import to_json
+    from suite.io import to_json
 
     return json.loads(to_json(config))
 

@@ -1,0 +1,141 @@
+"""Keras callbacks the suite adds to Keras's own: a NaN guard that says where the loss
+diverged, a wall-clock budget with cosine annealing, per-epoch test evaluation, a step-wise
+loss log; and `monitor_mode`, the one rule for whether a metric is better high or low."""
+
+from __future__ import annotations
+
+import math
+
+
+def monitor_mode(metric: str) -> str:
+    """"min" for a loss or an error ("val_loss", "val_crossentropy", "test_error"), else "max"
+    (accuracy): what `EarlyStopping`, `ModelCheckpoint` and KerasTuner's objectives need."""
+    lowered = metric.lower()
+    return "min" if any(word in lowered for word in ("loss", "error", "crossentropy")) else "max"
+
+
+class NaNLossError(RuntimeError):
+    """Training stopped because the loss became NaN or infinite."""
+
+
+def nan_guard():
+    """A callback that stops training at the first NaN/inf batch loss, with a message.
+
+    Keras's `TerminateOnNaN` only sets `stop_training`, so `fit` returns as if it had
+    finished; this one records the batch and lets the caller say so (and exit 1).
+    """
+    import keras
+
+    class NaNGuard(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.bad_batch = None
+            self.epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            loss = (logs or {}).get("loss")
+            if loss is not None and not math.isfinite(float(loss)):
+                self.bad_batch = (self.epoch, batch, float(loss))
+                self.model.stop_training = True
+
+        def check(self):
+            """Raise `NaNLossError` if training was stopped by a non-finite loss."""
+            if self.bad_batch:
+                epoch, batch, loss = self.bad_batch
+                raise NaNLossError(
+                    f"the loss became {loss} at epoch {epoch + 1}, batch {batch + 1}; "
+                    f"lower the learning rate (the best weights so far are kept)")
+
+    return NaNGuard()
+
+
+def evaluate_each_epoch(dataset, prefix: str = "test"):
+    """A callback that evaluates `dataset` after every epoch and adds `<prefix>_loss` and
+    `<prefix>_accuracy` to the epoch's logs, so History, `history.csv` and TensorBoard get
+    them. Put it before the TensorBoard callback (`fit_callbacks(..., extra=...)` puts it after,
+    so pass it first: `[evaluate_each_epoch(test)] + fit_callbacks(run)`).
+    """
+    import keras
+
+    class EvaluateEachEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            results = self.model.evaluate(dataset, verbose=0, return_dict=True)
+            if logs is not None:
+                for key, value in results.items():
+                    if key in ("loss", "accuracy"):  # not the regulariser's sub-totals
+                        logs[f"{prefix}_{key}"] = float(value)
+
+    return EvaluateEachEpoch()
+
+
+def step_loss_logger(every: int = 100):
+    """A callback recording the training loss every `every` updates in `.rows`
+    ({"step", "loss"}; Keras's batch loss is the running mean over the epoch so far, so the
+    logger keeps the mean of the last `every` batch values it can recover from it)."""
+    import keras
+
+    class StepLossLogger(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.rows = []
+            self.step = 0
+            self._previous_mean = 0.0
+            self._window = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._previous_mean = 0.0
+
+        def on_train_batch_end(self, batch, logs=None):
+            mean = float((logs or {}).get("loss", float("nan")))
+            # Keras logs the mean over batches 0..batch: recover this batch's own loss.
+            self._window.append(mean * (batch + 1) - self._previous_mean * batch)
+            self._previous_mean = mean
+            self.step += 1
+            if self.step % every == 0:
+                self.rows.append({"step": self.step,
+                                  "loss": sum(self._window) / len(self._window)})
+                self._window = []
+
+    return StepLossLogger()
+
+
+def time_budget(minutes: float, anneal: bool = True):
+    """A callback that stops training after `minutes` of wall-clock time and, with `anneal`,
+    lowers the learning rate along a cosine of the budget's elapsed fraction (from the
+    optimiser's rate at the start down to zero), so a run of any length ends annealed.
+    `.stopped_early` says whether the budget ended the run; `.seconds` is the time used.
+    """
+    import time
+
+    import keras
+
+    class TimeBudget(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.budget_seconds = 60.0 * minutes
+            self.stopped_early = False
+            self.seconds = 0.0
+            self._start = None
+            self._base_lr = None
+
+        def on_train_begin(self, logs=None):
+            self._start = time.perf_counter()
+            self._base_lr = float(keras.ops.convert_to_numpy(
+                self.model.optimizer.learning_rate))
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.seconds = time.perf_counter() - self._start
+            if anneal:
+                fraction = min(1.0, self.seconds / self.budget_seconds)
+                self.model.optimizer.learning_rate.assign(
+                    self._base_lr * 0.5 * (1 + math.cos(math.pi * fraction)))
+
+        def on_train_batch_end(self, batch, logs=None):
+            if time.perf_counter() - self._start >= self.budget_seconds:
+                self.stopped_early = True
+                self.model.stop_training = True
+
+    return TimeBudget()

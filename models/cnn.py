@@ -13,6 +13,10 @@
 
 from __future__ import annotations
 
+import functools
+
+from models.layers import conv_bn_relu
+
 VARIANTS = ("plain", "dropout", "batchnorm")
 
 
@@ -21,9 +25,7 @@ def _conv_block(x, filters, kernel_size, variant, padding="valid", name=None):
     from keras import layers
 
     if variant == "batchnorm":
-        x = layers.Conv2D(filters, kernel_size, padding=padding, use_bias=False, name=name)(x)
-        x = layers.BatchNormalization()(x)
-        return layers.Activation("relu")(x)
+        return conv_bn_relu(x, filters, kernel_size, padding=padding, name=(name, None, None))
     return layers.Conv2D(filters, kernel_size, padding=padding, activation="relu", name=name)(x)
 
 
@@ -127,18 +129,14 @@ def make_strong_cnn(input_shape, num_classes: int, width: int = 24, dropout: flo
     from keras import layers
 
     l2 = keras.regularizers.L2(weight_decay) if weight_decay else None
-
-    def conv_bn_relu(x, filters):
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_regularizer=l2,
-                          kernel_initializer="he_normal")(x)
-        return layers.Activation("relu")(layers.BatchNormalization()(x))
+    conv = functools.partial(conv_bn_relu, kernel_regularizer=l2, kernel_initializer="he_normal")
 
     inputs = keras.Input(shape=tuple(input_shape))
-    x = conv_bn_relu(inputs, width)
+    x = conv(inputs, width)
     x = layers.MaxPooling2D(2)(x)
-    x = conv_bn_relu(conv_bn_relu(x, 2 * width), 2 * width)
+    x = conv(conv(x, 2 * width), 2 * width)
     x = layers.MaxPooling2D(2)(x)
-    x = conv_bn_relu(conv_bn_relu(x, 4 * width), 4 * width)
+    x = conv(conv(x, 4 * width), 4 * width)
     x = layers.MaxPooling2D(2)(x)
     x = layers.Flatten()(x)
     x = layers.Dropout(dropout)(x)

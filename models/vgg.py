@@ -14,6 +14,8 @@ so they run on any Keras backend.
 
 from __future__ import annotations
 
+from models.layers import conv_bn_relu
+
 # Conv filters per block for each depth of the report's depth table (6 ... 19 conv layers).
 # Only 13 is pinned by the report: its 64,64 | 128,128 | 256x3 | 512x3 | 640x3 net has
 # exactly 45,238,466 parameters with dense 4096, 4096. The depth table's own parameter
@@ -91,11 +93,12 @@ def build_vgg(depth: int = 13, kernel_size: int = 3, filters=None, dense=REPORT_
     x = inputs
     for b, block in enumerate(blocks, start=1):
         for c, n in enumerate(block, start=1):
-            x = layers.Conv2D(n, kernel_size, padding="same", name=f"block{b}_conv{c}",
-                              activation=None if batch_norm else "relu")(x)
-            if batch_norm:
-                x = layers.BatchNormalization(name=f"block{b}_bn{c}")(x)
-                x = layers.Activation("relu", name=f"block{b}_relu{c}")(x)
+            if batch_norm:  # the report's nets keep the conv bias
+                x = conv_bn_relu(x, n, kernel_size, use_bias=True, name=(
+                    f"block{b}_conv{c}", f"block{b}_bn{c}", f"block{b}_relu{c}"))
+            else:
+                x = layers.Conv2D(n, kernel_size, padding="same", activation="relu",
+                                  name=f"block{b}_conv{c}")(x)
         x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
     x = layers.Flatten(name="flatten")(x)
     for d, units in enumerate(dense, start=1):
@@ -153,23 +156,16 @@ def build_cpu_net(input_shape=(64, 64, 3), num_classes: int = 2, width: int = 32
 
     _check_fits([[width]] * 4, 3, input_shape)  # a stem and three pools halve it 4 times
 
-    def conv_bn_relu(x, filters, name, strides=1):
-        # No conv bias: batch norm's beta does its job.
-        x = layers.Conv2D(filters, 3, strides=strides, padding="same", use_bias=False,
-                          name=f"{name}_conv")(x)
-        x = layers.BatchNormalization(name=f"{name}_bn")(x)
-        return layers.Activation("relu", name=f"{name}_relu")(x)
-
     inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = conv_bn_relu(inputs, 3 * width // 4, "stem", strides=2)         # 32x32
-    x = conv_bn_relu(x, width, "block1")
+    x = conv_bn_relu(inputs, 3 * width // 4, strides=2, name="stem")  # 32x32
+    x = conv_bn_relu(x, width, name="block1")
     x = layers.MaxPooling2D(2, name="block1_pool")(x)                    # 16x16
-    x = conv_bn_relu(x, 2 * width, "block2")
+    x = conv_bn_relu(x, 2 * width, name="block2")
     x = layers.MaxPooling2D(2, name="block2_pool")(x)                    # 8x8
-    x = conv_bn_relu(x, 4 * width, "block3a")
-    x = conv_bn_relu(x, 4 * width, "block3b")
+    x = conv_bn_relu(x, 4 * width, name="block3a")
+    x = conv_bn_relu(x, 4 * width, name="block3b")
     x = layers.MaxPooling2D(2, name="block3_pool")(x)                    # 4x4
-    x = conv_bn_relu(x, 8 * width, "block4")
+    x = conv_bn_relu(x, 8 * width, name="block4")
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     if dropout:
         x = layers.Dropout(dropout, name="dropout")(x)

@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from suite.env import default_threads, limit_threads  # noqa: E402
+from suite.env import default_threads, limit_threads
 
 BATCH = 64
 BATCHES = 8  # per timed pass: 512 images

@@ -24,16 +24,14 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-from threadpoolctl import threadpool_limits  # noqa: E402
+import numpy as np
+from threadpoolctl import threadpool_limits
 
-from models.numpy_mlp import Model  # noqa: E402
-from suite.env import limit_threads  # noqa: E402
+from models.numpy_mlp import Model
+from suite.env import limit_threads
 
 SIZES = (784, 500, 400, 10)
 BATCH = 64

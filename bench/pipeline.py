@@ -20,16 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from suite.env import default_threads, limit_threads  # noqa: E402
+from suite.env import default_threads, limit_threads
 
 BATCH = 128
 

@@ -128,7 +128,10 @@ def _distributed(images, out, log, *flags, lease="6"):
     (["--max-trials", "-3"], "positive integer"),  # a negative budget
     (["--epochs", "0"], "positive integer"),
     (["--batch-sizes", "0"], "positive integer"),
-    (["--depths", "7"], "--depths 7"),
+    (["--depths", "7"], "--depths must be one of 6, 10, 13, 16, 19; got 7."),
+    (["--kernel-sizes", "12"], "--kernel-sizes must be between 1 and 11; got 12."),
+    (["--optimizers", "sgd,rmsprop"],
+     "--optimizers must be a comma-separated list of sgd and adam; got 'sgd,rmsprop'"),
     (["--tuner", "grid"], "--tuner must be one of random, bayesian, hyperband; got 'grid'"),
     (["--data-dir", "/no/such/folder"], "is not a folder"),
 ])

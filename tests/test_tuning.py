@@ -59,6 +59,28 @@ def test_build_is_the_report_net_and_rejects_a_kernel_too_large():
         small.build(kt.HyperParameters())  # 32 px: block 5 sees 2x2 maps
 
 
+def test_build_makes_the_trials_optimizer_with_the_flags_momentum():
+    space = SearchSpace(depths=(6,), kernel_sizes=(3,), optimizers=("adam",),
+                        learning_rates=(0.003,))
+    adam = VGGHyperModel(space, input_shape=(32, 32, 3), width_scale=1 / 16,
+                         dense=(8,)).build(kt.HyperParameters())
+    assert adam.optimizer.__class__.__name__ == "Adam"
+    assert float(adam.optimizer.learning_rate) == pytest.approx(0.003)
+    # Keras's own Adam defaults, as before the one optimizer factory.
+    assert (adam.optimizer.beta_1, adam.optimizer.beta_2, adam.optimizer.epsilon) == (
+        0.9, 0.999, 1e-7)
+    sgd = VGGHyperModel(SearchSpace(depths=(6,), kernel_sizes=(3,)), input_shape=(32, 32, 3),
+                        width_scale=1 / 16, dense=(8,), momentum=0.5).build(kt.HyperParameters())
+    assert sgd.optimizer.__class__.__name__ == "SGD"
+    assert float(sgd.optimizer.momentum) == pytest.approx(0.5)
+
+
+def test_space_depths_are_the_vgg_builders():
+    from models.vgg import VGG_DEPTHS
+
+    assert SearchSpace().depths == tuple(VGG_DEPTHS) == (6, 10, 13, 16, 19)
+
+
 # -- how to choose: the ledger ---------------------------------------------------------------
 def _oracle(tmp_path, space, **kw):
     oracle = make_oracle("random", "val_accuracy", max_trials=kw.pop("max_trials", 50),
@@ -68,6 +90,25 @@ def _oracle(tmp_path, space, **kw):
     space.declare(hp)
     oracle.update_space(hp)
     return oracle
+
+
+@pytest.mark.parametrize("objective, direction", [
+    ("val_accuracy", "max"), ("accuracy", "max"), ("val_loss", "min"), ("loss", "min")])
+def test_objective_direction_is_monitor_modes(tmp_path, objective, direction):
+    from training.callbacks import monitor_mode
+    from tuning.results import best_row
+
+    oracle = make_oracle("random", objective, max_trials=2, seed=0, epochs=1)
+    assert oracle.objective.direction == direction == monitor_mode(objective)
+    rows = [{"trial_id": str(i), "status": "completed", objective: v}
+            for i, v in enumerate((0.3, 0.9, 0.6))]
+    assert best_row(rows, objective)[objective] == (0.3 if direction == "min" else 0.9)
+
+
+def test_unknown_tuner_is_one_sentence():
+    with pytest.raises(ValueError, match=r"^tuner must be one of random, bayesian, hyperband; "
+                                         r"got 'grid'\.$"):
+        make_oracle("grid", "val_accuracy", max_trials=2, seed=0, epochs=1)
 
 
 def _finish(oracle, trial, score=0.5):

@@ -27,7 +27,10 @@ from pathlib import Path
 import keras_tuner as kt
 from keras_tuner.src.engine.trial import TrialStatus
 
+from suite.errors import must_be
 from suite.io import atomic_write_csv, atomic_write_text
+from training.callbacks import monitor_mode
+from tuning import TUNERS
 from tuning.space import HPARAMS
 
 # A failed trial never stops the search: KerasTuner's default stops after 3 failures in a row
@@ -299,8 +302,6 @@ class OneAtATimeOracle(Ledger, kt.Oracle):
         return {"status": TrialStatus.STOPPED, "values": None}
 
 
-TUNERS = ("random", "bayesian", "hyperband")
-
 
 def make_oracle(tuner: str, objective: str, max_trials: int, seed: int, epochs: int,
                 combinations=None, **ledger):
@@ -315,7 +316,7 @@ def make_oracle(tuner: str, objective: str, max_trials: int, seed: int, epochs: 
         **ledger: `Ledger`'s arguments.
     """
     # KerasTuner reads seed 0 as "no seed" and draws one at random.
-    common = dict(objective=kt.Objective(objective, _direction(objective)), seed=seed + 1,
+    common = dict(objective=kt.Objective(objective, monitor_mode(objective)), seed=seed + 1,
                   **ledger)
     if combinations is not None:
         return OneAtATimeOracle(combinations, **common)
@@ -327,8 +328,4 @@ def make_oracle(tuner: str, objective: str, max_trials: int, seed: int, epochs: 
         oracle = HyperbandOracle(max_epochs=max(epochs, 2), factor=3, **common)
         oracle.max_trials = max_trials
         return oracle
-    raise ValueError(f"unknown tuner {tuner!r}; choose one of {', '.join(TUNERS)}.")
-
-
-def _direction(objective: str) -> str:
-    return "min" if "loss" in objective or "error" in objective else "max"
+    raise ValueError(must_be("tuner", f"one of {', '.join(TUNERS)}", tuner))

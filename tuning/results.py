@@ -10,6 +10,7 @@ import math
 
 from suite.plots import new_figure
 from suite.report import Report
+from training.callbacks import monitor_mode
 from tuning.space import HPARAMS, REPORT_HPARAMS, REPORT_TABLES
 
 # The report's Tables 1-4 (see ../shared/REPORTED.md): value -> (accuracy, loss, params).
@@ -38,7 +39,7 @@ def best_row(rows: list[dict], objective: str) -> dict | None:
     done = completed(rows, objective)
     if not done:
         return None
-    pick = min if "loss" in objective else max
+    pick = min if monitor_mode(objective) == "min" else max
     return pick(done, key=lambda r: float(r[objective]))
 
 

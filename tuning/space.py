@@ -17,14 +17,16 @@ from dataclasses import dataclass
 
 import keras_tuner as kt
 
+from models.vgg import VGG_DEPTHS
+from tuning import OPTIMIZERS
+
 # The report's final model (report B): 13 conv layers, 3x3 kernels, SGD lr 0.015, batch 16.
 REPORT_HPARAMS = {"depth": 13, "kernel_size": 3, "learning_rate": 0.015, "batch_size": 16,
                   "optimizer": "sgd"}
-DEPTHS = (6, 10, 13, 16, 19)
+DEPTHS = tuple(VGG_DEPTHS)
 KERNEL_SIZES = (2, 3, 4, 5)
 BATCH_SIZES = (16, 32, 64, 128)
 LEARNING_RATE_RANGE = (1e-3, 3e-2)  # covers the report's table: 0.001, 0.003, 0.01, 0.03
-OPTIMIZERS = ("sgd", "adam")
 HPARAMS = ("depth", "kernel_size", "learning_rate", "batch_size", "optimizer")
 
 
@@ -151,9 +153,8 @@ class VGGHyperModel(kt.HyperModel):
         return {"filters": filters, "dense": list(self.dense)}
 
     def build(self, hp):
-        import keras
-
         from models.vgg import build_vgg
+        from training.optimizers import make_optimizer
 
         values = self.space.declare(hp)
         try:
@@ -164,10 +165,8 @@ class VGGHyperModel(kt.HyperModel):
             # A combination the net cannot be built with (a kernel too large for the last
             # blocks' feature maps): the trial fails with this reason, the search goes on.
             raise kt.errors.FailedTrialError(str(error)) from None
-        if values["optimizer"] == "sgd":
-            optimizer = keras.optimizers.SGD(values["learning_rate"], momentum=self.momentum)
-        else:
-            optimizer = keras.optimizers.Adam(values["learning_rate"])
+        optimizer = make_optimizer(values["optimizer"], values["learning_rate"],
+                                   momentum=self.momentum)
         model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
         return model

@@ -22,13 +22,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from data.errors import DataError
 from data.locate import check_data_dir
+from models.vgg import VGG_DEPTHS
 from suite.cli import (
     NOT_CONFIG,
     HelpFormatter,
     Parser,
     add_common_flags,
+    exit_status,
     float_list,
     fraction,
     int_list,
@@ -36,12 +37,13 @@ from suite.cli import (
     positive_int,
 )
 from suite.env import limit_threads, set_seed
-from suite.errors import UsageError
+from suite.errors import UsageError, must_be
 from suite.runs import RunDir
 from suite.tf_quiet import import_tensorflow
+from tuning import OPTIMIZERS, TUNERS
 
 PROG = "python -m tuning.vgg"
-TUNERS = ("random", "bayesian", "hyperband")
+RESULTS_DIR = "runs/tuning/vgg"  # --out's default
 OBJECTIVES = ("val_accuracy", "val_loss", "accuracy", "loss")
 # Flags that say how to run the search, not what it finds: rerunning with another value
 # continues the same search (e.g. a larger --max-trials extends it).
@@ -112,15 +114,16 @@ def parser() -> argparse.ArgumentParser:
                    help="worker: give up after the chief is unreachable this long")
     m.add_argument("--quiet", action="store_true", help="no per-epoch lines")
     # The flags every task shares (--data-dir, --out, --seed, --quick, --overwrite, ...).
-    add_common_flags(p, "runs/tuning/vgg", ("dogs-vs-cats",), "dogs-vs-cats")
+    add_common_flags(p, RESULTS_DIR, ("dogs-vs-cats",), "dogs-vs-cats")
     return p
 
 
 def _optimizers(text: str) -> list[str]:
     names = [t.strip().lower() for t in text.split(",") if t.strip()]
-    bad = [n for n in names if n not in ("sgd", "adam")]
-    if bad or not names:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a list of sgd and adam")
+    if not names or any(n not in OPTIMIZERS for n in names):
+        # `Parser` words this as `must_be` does: "--optimizers must be ...; got '...'".
+        raise argparse.ArgumentTypeError(
+            f"must be a comma-separated list of {' and '.join(OPTIMIZERS)}; got {text!r}")
     return names
 
 
@@ -130,12 +133,12 @@ def resolve(args) -> argparse.Namespace:
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
-    checks = {"depths": ({6, 10, 13, 16, 19}, "6, 10, 13, 16 or 19"),
+    checks = {"depths": (set(VGG_DEPTHS), f"one of {', '.join(map(str, VGG_DEPTHS))}"),
               "kernel_sizes": (set(range(1, 12)), "between 1 and 11")}
     for name, (allowed, words) in checks.items():
         bad = [v for v in getattr(args, name) or [] if v not in allowed]
         if bad:
-            raise UsageError(f"--{name.replace('_', '-')} {bad[0]} is not {words}.")
+            raise UsageError(must_be(f"--{name.replace('_', '-')}", words, bad[0]))
     if args.one_at_a_time and args.tuner != "random":
         raise UsageError("--one-at-a-time runs the report's fixed list of trials; leave out "
                          "--tuner.")
@@ -145,20 +148,20 @@ def resolve(args) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    try:
+
+    def body() -> int:
         limit_threads(args.threads)
         resolve(args)
         if args.local_workers:
             return _local(args, argv if argv is not None else sys.argv[1:])
         return search(args)
-    except (UsageError, DataError) as error:
-        print(f"tuning: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\ntuning: interrupted; run the same command again to continue the search.",
-              file=sys.stderr)
-        return 130
+
+    try:
+        return exit_status("tuning", body,
+                           interrupted="run the same command again to continue the search")
     except Exception as error:
+        # A worker whose chief stopped answering: not the user's mistake, so status 1. By
+        # name: `tuning.distributed` (gRPC, KerasTuner) is imported only in distributed mode.
         if type(error).__name__ == "ChiefUnreachable":
             print(f"tuning: error: {error}", file=sys.stderr)
             return 1
@@ -166,7 +169,7 @@ def main(argv=None) -> int:
 
 
 def results_folder(args) -> RunDir:
-    out = Path(args.out) if args.out else Path("runs") / "tuning" / "vgg"
+    out = Path(args.out or RESULTS_DIR)
     config = {k: v for k, v in vars(args).items() if k not in NOT_SEARCH_CONFIG}
     # A worker never wipes a folder: on this machine it shares the chief's.
     return RunDir(out, config, overwrite=args.overwrite and not args.worker)
@@ -198,6 +201,42 @@ def _without(argv, flags, flags_with_values):
 
 def search(args) -> int:
     """Run (or continue) the search in this process: alone, as the chief, or as a worker."""
+    _set_role(args)
+    run = results_folder(args)
+    import_tensorflow()
+    set_seed(args.seed)
+    start = time.time()
+    space, combinations = search_space(args)
+    oracle, hypermodel, tuner = _tuner(args, run, space, combinations)
+    datasets = None if args.chief else _datasets(args)  # the chief does not train
+
+    def report():
+        from tuning.results import write_results
+
+        write_results(run, oracle.trial_rows(), args.objective,
+                      settings(args, space, combinations), one_at_a_time=args.one_at_a_time,
+                      search_seconds=time.time() - start, model=fixed_settings)
+
+    def fixed_settings(depth):
+        return {**hypermodel.architecture(depth), "momentum": args.momentum}
+
+    try:
+        _run_trials(args, run, tuner, datasets)
+    except KeyboardInterrupt:
+        if not args.worker:
+            report()  # of the trials finished so far; rerunning continues the search
+        raise
+    if args.worker:
+        print(f"tuning: worker {os.environ['KERASTUNER_TUNER_ID']} done", flush=True)
+        return 0
+    oracle.write_trials()
+    report()
+    print(f"\nreport: {run.file('report.md')}")
+    return 0
+
+
+def _set_role(args) -> None:
+    """Check (distributed) or clear (one machine) KerasTuner's `KERASTUNER_*` variables."""
     if args.chief or args.worker:
         import_tensorflow()  # before KerasTuner brings it in, unquietened
         from tuning.distributed import chief_address
@@ -213,17 +252,12 @@ def search(args) -> int:
         # A leftover variable would silently turn a one-machine search into a worker.
         for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
             os.environ.pop(name, None)
-    run = results_folder(args)
-    import_tensorflow()
-    set_seed(args.seed)
-    start = time.time()
 
-    import keras
 
-    from tuning.oracles import make_oracle
-    from tuning.results import write_results
-    from tuning.space import SearchSpace, VGGHyperModel, one_at_a_time
-    from tuning.tuner import VGGTuner
+def search_space(args):
+    """The `SearchSpace` of the flags, and the report's fixed list with --one-at-a-time (else
+    None); a finite space caps --max-trials at its size."""
+    from tuning.space import SearchSpace, one_at_a_time
 
     space = SearchSpace(**{k: tuple(v) for k, v in (
         ("depths", args.depths), ("kernel_sizes", args.kernel_sizes),
@@ -232,6 +266,15 @@ def search(args) -> int:
     combinations = one_at_a_time() if args.one_at_a_time else None
     if combinations is None and space.combinations() is not None:
         args.max_trials = min(args.max_trials, len(space.combinations()))
+    return space, combinations
+
+
+def _tuner(args, run: RunDir, space, combinations):
+    """What to try (the hypermodel), how to choose (the oracle), how to run (the tuner)."""
+    from tuning.oracles import make_oracle
+    from tuning.space import VGGHyperModel
+    from tuning.tuner import VGGTuner
+
     oracle = make_oracle(args.tuner, args.objective, args.max_trials, args.seed, args.epochs,
                          combinations=combinations, results_dir=None if args.worker else run.path,
                          lease_seconds=args.lease_seconds, keep_running_trials=args.chief)
@@ -240,31 +283,15 @@ def search(args) -> int:
                                momentum=args.momentum)
     tuner = VGGTuner(oracle, hypermodel, directory=str(run.path), project_name="keras_tuner",
                      chief_timeout=args.chief_timeout, overwrite=False)
-    datasets = None if args.chief else _datasets(args)  # the chief does not train
+    return oracle, hypermodel, tuner
 
-    def report():
-        write_results(run, oracle.trial_rows(), args.objective,
-                      settings(args, space, combinations), one_at_a_time=args.one_at_a_time,
-                      search_seconds=time.time() - start, model=fixed_settings)
 
-    def fixed_settings(depth):
-        return {**hypermodel.architecture(depth), "momentum": args.momentum}
+def _run_trials(args, run: RunDir, tuner, datasets) -> None:
+    import keras
 
-    try:
-        tuner.search(datasets, epochs=args.epochs, verbose=0 if args.quiet else 1,
-                     callbacks=[keras.callbacks.TensorBoard(str(run.file("tensorboard")),
-                                                            write_graph=False)])
-    except KeyboardInterrupt:
-        if not args.worker:
-            report()  # of the trials finished so far; rerunning continues the search
-        raise
-    if args.worker:
-        print(f"tuning: worker {os.environ['KERASTUNER_TUNER_ID']} done", flush=True)
-        return 0
-    oracle.write_trials()
-    report()
-    print(f"\nreport: {run.file('report.md')}")
-    return 0
+    tuner.search(datasets, epochs=args.epochs, verbose=0 if args.quiet else 1,
+                 callbacks=[keras.callbacks.TensorBoard(str(run.file("tensorboard")),
+                                                        write_graph=False)])
 
 
 def _datasets(args):

@@ -361,12 +361,9 @@ class Model:
                     bar.update(step, [("loss", loss)])
                 last = max_steps is not None and steps >= max_steps
                 if step in eval_at or last:
-                    row = {"epoch": round(self.epochs_done + step / steps_per_epoch, 4),
-                           "step": steps, "lr": self.current_lr(),
-                           "loss": loss_sum / loss_count}
+                    row = self._history_row(step / steps_per_epoch, steps,
+                                            loss_sum / loss_count, eval_sets)
                     loss_sum, loss_count = 0.0, 0
-                    for name, (xe, ye) in (eval_sets or {}).items():
-                        row[f"{name}_loss"], row[f"{name}_accuracy"] = self.evaluate(xe, ye)
                     history.append(row)
                     if callback:
                         callback(row)
@@ -374,6 +371,14 @@ class Model:
                     return history
             self.epochs_done += 1
         return history
+
+    def _history_row(self, epoch_fraction, steps, mean_loss, eval_sets) -> dict:
+        """One evaluation's row: where training is, its mean loss, each eval set's scores."""
+        row = {"epoch": round(self.epochs_done + epoch_fraction, 4), "step": steps,
+               "lr": self.current_lr(), "loss": mean_loss}
+        for name, (xe, ye) in (eval_sets or {}).items():
+            row[f"{name}_loss"], row[f"{name}_accuracy"] = self.evaluate(xe, ye)
+        return row
 
     # -- inference -----------------------------------------------------------------------
     def predict(self, x, batch_size: int = 1000) -> np.ndarray:

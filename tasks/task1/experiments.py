@@ -206,12 +206,45 @@ def _epoch_means(rows, key):
                      *COMMON_TRAINING])
 @reuse_if_finished  # minutes on MNIST: `all` run again does not redo it
 def search(args, run):
-    splits, (x, y, xv, yv, xt, yt) = load(args)
+    splits, data = load(args)
     grid = [dict(lr=lr, batch_size=b, hidden=(h1, h2), activation=a) for lr, b, h1, h2, a in
             itertools.product(args.lrs, args.batch_sizes, args.hidden1, args.hidden2,
                               args.activations)]
+    configs, note = _sample_configs(args, grid, data[0].shape[1], splits.num_classes)
+    rungs = [1] if args.quick else sorted(args.rungs)
+    final_epochs = 2 if args.quick else max(args.epochs, rungs[-1])
+    trials = []
+    for i, c in enumerate(configs):
+        model = build(data[0].shape[1], c["hidden"], c["activation"], "glorot",
+                      num_classes=splits.num_classes, seed=args.seed + i).compile(lr=c["lr"])
+        trials.append({"id": i, **c, "params": model.params, "model": model, "epochs": 0,
+                       "val_accuracy": -1.0, "best_epoch": None, "seconds": 0.0})
+    history, start = [], time.time()
+    best = _successive_halving(args, trials, data, rungs, final_epochs, history, start)
+    for layer, (W, b) in zip(best["model"].layers, best["best_weights"]):
+        layer.W[...], layer.b[...] = W, b  # its best validation epoch
+    test_loss, test_accuracy = best["model"].evaluate(*data[4:])  # the only use of the test set
+    metrics = {"val_accuracy": best["val_accuracy"], "test_accuracy": test_accuracy,
+               "test_loss": test_loss, "params": best["params"],
+               "train_seconds": round(time.time() - start, 1),
+               "best": {k: _cell(best[k]) for k in SEARCH_COLUMNS[1:5]},
+               "configs_tried": len(trials), "grid_size": len(grid),
+               "at_least_98": sum(t["val_accuracy"] >= 0.98 for t in trials)}
+    intro = (f"{len(trials)} configurations sampled from a grid of {len(grid)} "
+             f"(lr × batch × hidden1 × hidden2 × activation, {args.min_params:,}–"
+             f"{args.max_params:,} parameters, Glorot init). Successive halving: all "
+             f"train to epoch {rungs[0]}, the best third goes on to each next rung "
+             f"{rungs[1:]}, the winner to {final_epochs} epochs. A configuration scores "
+             f"its best validation evaluation; the winner's weights at that evaluation "
+             f"meet the test set, once. " + (note + " " if note else "") + about_data(args, splits))
+    _search_report(run, trials, best, history, metrics, intro)
+
+
+def _sample_configs(args, grid, input_size, num_classes):
+    """`--configs` grid points drawn at random among those of `--min/max-params` parameters
+    (the whole grid when none is), and a note for the report when the budget was dropped."""
     def params(c):  # weights + biases of input-hidden...-classes, without building the net
-        sizes = [x.shape[1], *c["hidden"], splits.num_classes]
+        sizes = [input_size, *c["hidden"], num_classes]
         return sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
 
     in_budget = [c for c in grid if args.min_params <= params(c) <= args.max_params]
@@ -221,66 +254,60 @@ def search(args, run):
                                  f"parameters on this input size, so the whole grid is used.")
     rng = np.random.default_rng(args.seed)
     n = min(args.configs, len(in_budget))
-    configs = [in_budget[i] for i in sorted(rng.choice(len(in_budget), n, replace=False))]
-    rungs = [1] if args.quick else sorted(args.rungs)
-    final_epochs = 2 if args.quick else max(args.epochs, rungs[-1])
+    return [in_budget[i] for i in sorted(rng.choice(len(in_budget), n, replace=False))], note
 
-    trials = []
-    for i, c in enumerate(configs):
-        model = build(x.shape[1], c["hidden"], c["activation"], "glorot",
-                      num_classes=splits.num_classes, seed=args.seed + i).compile(lr=c["lr"])
-        trials.append({"id": i, **c, "params": model.params, "model": model, "epochs": 0,
-                       "val_accuracy": -1.0, "best_epoch": None, "seconds": 0.0})
-    history, alive = [], list(trials)
-    start = time.time()
 
-    def keep_best(trial, row):
-        """A configuration scores its best evaluation so far; its weights then are kept
-        (as Keras's ModelCheckpoint(save_best_only=True) would), for the test set."""
-        if row["val_accuracy"] > trial["val_accuracy"]:
-            trial["val_accuracy"], trial["best_epoch"] = row["val_accuracy"], row["epoch"]
-            trial["best_weights"] = [(layer.W.copy(), layer.b.copy())
-                                     for layer in trial["model"].layers]
-
-    def train(trial, until):
-        t0 = time.time()
-        rows = trial["model"].fit(x, y, until - trial["epochs"], trial["batch_size"],
-                                  evals_per_epoch=args.evals_per_epoch, verbose=0,
-                                  eval_sets={"val": (xv, yv)},
-                                  callback=lambda row: keep_best(trial, row))
-        trial["seconds"] += time.time() - t0
-        trial["epochs"] = until
-        history.extend(with_label(rows, config=trial["id"]))
-        print(f"config {trial['id']:2d} {_describe(trial)}: {until} epochs, best val "
-              f"{percent(trial['val_accuracy'])} ({time.time() - start:.0f} s)")
-
+def _successive_halving(args, trials, data, rungs, final_epochs, history, start):
+    """Train every trial to each rung in turn, keeping the best third after each; the
+    winner goes on to `final_epochs`. Returns the winning trial."""
+    alive = list(trials)
     for k, until in enumerate(rungs):
         for trial in alive:
-            train(trial, until)
+            _train_trial(args, trial, until, data, history, start)
         alive.sort(key=lambda t: -t["val_accuracy"])
         if k < len(rungs) - 1:
             alive = alive[: max(1, math.ceil(len(alive) / 3))]
     best = alive[0]
     if final_epochs > best["epochs"]:
         print(f"--- training the best configuration to {final_epochs} epochs")
-        train(best, final_epochs)
-    for layer, (W, b) in zip(best["model"].layers, best["best_weights"]):
-        layer.W[...], layer.b[...] = W, b  # its best validation epoch
-    test_loss, test_accuracy = best["model"].evaluate(xt, yt)  # the only use of the test set
+        _train_trial(args, best, final_epochs, data, history, start)
+    return best
 
+
+def _train_trial(args, trial, until, data, history, start):
+    """Train `trial`'s model on to epoch `until`, appending its evaluations to `history`."""
+    x, y, xv, yv = data[:4]
+    t0 = time.time()
+    rows = trial["model"].fit(x, y, until - trial["epochs"], trial["batch_size"],
+                              evals_per_epoch=args.evals_per_epoch, verbose=0,
+                              eval_sets={"val": (xv, yv)},
+                              callback=lambda row: _keep_best(trial, row))
+    trial["seconds"] += time.time() - t0
+    trial["epochs"] = until
+    history.extend(with_label(rows, config=trial["id"]))
+    print(f"config {trial['id']:2d} {_describe(trial)}: {until} epochs, best val "
+          f"{percent(trial['val_accuracy'])} ({time.time() - start:.0f} s)")
+
+
+def _keep_best(trial, row):
+    """A configuration scores its best evaluation so far; its weights then are kept
+    (as Keras's ModelCheckpoint(save_best_only=True) would), for the test set."""
+    if row["val_accuracy"] > trial["val_accuracy"]:
+        trial["val_accuracy"], trial["best_epoch"] = row["val_accuracy"], row["epoch"]
+        trial["best_weights"] = [(layer.W.copy(), layer.b.copy())
+                                 for layer in trial["model"].layers]
+
+
+SEARCH_COLUMNS = ["id", "lr", "batch_size", "hidden", "activation", "params", "epochs",
+                  "best_epoch", "val_accuracy", "seconds"]
+
+
+def _search_report(run, trials, best, history, metrics, intro):
+    """trials.csv, history, metrics, the curves of the longest-trained and report.md."""
     table = sorted(trials, key=lambda t: (-t["epochs"], -t["val_accuracy"]))
-    columns = ["id", "lr", "batch_size", "hidden", "activation", "params", "epochs",
-               "best_epoch", "val_accuracy", "seconds"]
-    run.write_csv("trials.csv", [{k: _cell(t[k]) for k in columns} for t in table])
+    run.write_csv("trials.csv", [{k: _cell(t[k]) for k in SEARCH_COLUMNS} for t in table])
     run.write_history(history)
-    metrics = {"val_accuracy": best["val_accuracy"], "test_accuracy": test_accuracy,
-               "test_loss": test_loss, "params": best["params"],
-               "train_seconds": round(time.time() - start, 1),
-               "best": {k: _cell(best[k]) for k in columns[1:5]},
-               "configs_tried": len(trials), "grid_size": len(grid),
-               "at_least_98": sum(t["val_accuracy"] >= 0.98 for t in trials)}
     run.write_metrics(metrics)
-
     series = {}
     for t in sorted(trials, key=lambda t: -t["epochs"])[:8]:
         rows = [r for r in history if r["config"] == t["id"]]
@@ -288,15 +315,7 @@ def search(args, run):
                                                 [r["val_accuracy"] for r in rows])
     plot = line_plot(run, "search.png", series, "epoch", "validation accuracy",
                      "Successive halving: the longest-trained configurations")
-    report = Report("Hyper-parameter search",
-                    f"{len(trials)} configurations sampled from a grid of {len(grid)} "
-                    f"(lr × batch × hidden1 × hidden2 × activation, {args.min_params:,}–"
-                    f"{args.max_params:,} parameters, Glorot init). Successive halving: all "
-                    f"train to epoch {rungs[0]}, the best third goes on to each next rung "
-                    f"{rungs[1:]}, the winner to {final_epochs} epochs. A configuration scores "
-                    f"its best validation evaluation; the winner's weights at that evaluation "
-                    f"meet the test set, once. " + (note + " " if note else "")
-                    + about_data(args, splits))
+    report = Report("Hyper-parameter search", intro)
     report.compare([
         ["best validation accuracy", percent(reported.SEARCH_BEST["val_accuracy"]),
          percent(best["val_accuracy"])],
@@ -304,11 +323,11 @@ def search(args, run):
         ["parameters", fmt(reported.SEARCH_BEST["params"]), fmt(best["params"])],
         ["configurations ≥ 98% val", reported.SEARCH_BEST["at_least_98"],
          f"{metrics['at_least_98']} of {len(trials)}"],
-        ["test accuracy of the best (once)", "–", percent(test_accuracy)],
+        ["test accuracy of the best (once)", "–", percent(metrics["test_accuracy"])],
     ])
     report.heading("Every configuration tried")
-    report.table(columns, [[_cell(t[k]) if k != "val_accuracy" else percent(t[k])
-                            for k in columns] for t in table])
+    report.table(SEARCH_COLUMNS, [[_cell(t[k]) if k != "val_accuracy" else percent(t[k])
+                                   for k in SEARCH_COLUMNS] for t in table])
     report.image(plot, "Validation accuracy while training")
     run.write_report(report)
 
@@ -410,15 +429,12 @@ def _informative_sample(model, x, y, args) -> int:
 
 
 # -- 4-6. tricks, topology, regularisation: cumulative tables of (train, val, test) ---------
-TABLE_EPOCHS = (1, 5, 10, 15)
-
-
 def _table_study(args, run, data, title, intro, variants, reported_rows=None):
     """Train each variant {name: (model, fit kwargs)} on `data` (from `load`) and tabulate
-    accuracy at TABLE_EPOCHS."""
+    accuracy at reported.TABLE_EPOCHS."""
     splits, (x, y, xv, yv, xt, yt) = data
     epochs = 2 if args.quick else args.epochs
-    marks = [e for e in TABLE_EPOCHS if e <= epochs] or [epochs]
+    marks = [e for e in reported.TABLE_EPOCHS if e <= epochs] or [epochs]
     history, table, curves, metrics = [], [], {}, {"accuracy": {}, "train_seconds": {}}
     for name, make in variants.items():
         model, fit = make(x.shape[1], splits.num_classes)
@@ -437,7 +453,7 @@ def _table_study(args, run, data, title, intro, variants, reported_rows=None):
         table.append([name, fmt(model.params)] + cells)
         if reported_rows and name in reported_rows:
             table.append([f"{name} (report)", "", *[", ".join(map(str, reported_rows[name][i]))
-                                                   for i, e in enumerate(TABLE_EPOCHS)
+                                                   for i, e in enumerate(reported.TABLE_EPOCHS)
                                                    if e in marks]])
     last = list(variants)[-1]
     metrics.update(val_accuracy=metrics["accuracy"][last][marks[-1]][1],

@@ -143,25 +143,38 @@ def list_labelled(root: Path) -> tuple[list[str], np.ndarray]:
     return files, labels
 
 
+def list_test_photos(folder) -> tuple[list[str], list[int], list[str]]:
+    """Kaggle's unlabelled test photos `<id>.<image suffix>` in `folder`, sorted by numeric
+    id: (files, ids, the names of the folder's other files, sorted)."""
+    numbered, other = [], []
+    for path in Path(folder).iterdir():
+        if not path.is_file():
+            continue
+        if path.stem.isdigit() and path.suffix.lower() in IMAGE_SUFFIXES:
+            numbered.append((int(path.stem), str(path)))
+        else:
+            other.append(path.name)
+    numbered.sort()
+    return [f for _, f in numbered], [i for i, _ in numbered], sorted(other)
+
+
 def list_test(root: Path) -> tuple[list[str], list[int]]:
     """Kaggle's unlabelled test photos `<id>.jpg` (test1/ or test/), sorted by numeric id."""
     for name in ("test1", "test"):
         folder = root / name
         if folder.is_dir():
-            pairs = sorted((int(p.stem), str(p)) for p in _images(folder) if p.stem.isdigit())
-            return [f for _, f in pairs], [i for i, _ in pairs]
+            files, ids, _ = list_test_photos(folder)
+            return files, ids
     return [], []
 
 
-def load_dogs_vs_cats(data_dir=None, image_size: int = 64, seed: int = 0,
-                      val_fraction: float = 0.2, limit: int | None = None) -> DogsVsCats:
+def load_dogs_vs_cats(data_dir=None, seed: int = 0, val_fraction: float = 0.2,
+                      limit: int | None = None) -> DogsVsCats:
     """Find Dogs vs. Cats, drop unreadable files, split it 80/20 (stratified, seeded).
 
     Args:
         data_dir: the dataset folder, or a folder holding `dogs-vs-cats/` (else
             $SUITE_DATA_DIR, Keras's cache, then the PetImages download).
-        image_size: the side the pipeline resizes to (kept here for the caller's record;
-            `make_dataset` does the resizing).
         seed: the split's seed.
         val_fraction: the share of each class held out for validation.
         limit: at most this many files per class (a seeded sample; for --quick runs).
@@ -171,7 +184,7 @@ def load_dogs_vs_cats(data_dir=None, image_size: int = 64, seed: int = 0,
         DataError: an empty or one-class folder.
     """
     if not 0 < val_fraction < 1:
-        raise DataError(f"val_fraction must be between 0 and 1, got {val_fraction}.")
+        raise DataError(f"val_fraction must be a number in (0, 1); got {val_fraction!r}.")
     root = find_root(data_dir)
     files, labels = list_labelled(root)
     rng = np.random.default_rng(seed)
@@ -265,16 +278,32 @@ def make_dataset(files, labels=None, batch_size: int = 16, image_size: int = 64,
     """
     import tensorflow as tf
 
-    from data.augment import augment_batch_fn
-
     files = [str(f) for f in files]
     if check:
-        good, _ = check_images(files)
-        files = [f for f, ok in zip(files, good, strict=True) if ok]
-        if labels is not None:
-            labels = np.asarray(labels)[good]
+        files, labels = _readable_only(files, labels)
     if not files:
         raise DataError("no readable images to make a dataset of.")
+    dataset = _decoded(files, labels, image_size)
+    if cache:
+        dataset = dataset.cache()
+    if shuffle:
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    dataset = _scaled_and_augmented(dataset.batch(batch_size), augment, seed,
+                                    labelled=labels is not None)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _readable_only(files: list[str], labels):
+    """`files` (and their `labels`) without the unreadable ones, with one warning."""
+    good, _ = check_images(files)
+    files = [f for f, ok in zip(files, good, strict=True) if ok]
+    return files, (np.asarray(labels)[good] if labels is not None else None)
+
+
+def _decoded(files: list[str], labels, image_size: int):
+    """(uint8 image, label) pairs, or images alone: decoded and resized in parallel."""
+    import tensorflow as tf
+
     size = (image_size, image_size)
 
     def load(path):
@@ -284,29 +313,31 @@ def make_dataset(files, labels=None, batch_size: int = 16, image_size: int = 64,
 
     paths = tf.data.Dataset.from_tensor_slices(files)
     images = paths.map(load, num_parallel_calls=tf.data.AUTOTUNE)
-    if labels is not None:
-        dataset = tf.data.Dataset.zip(
-            images, tf.data.Dataset.from_tensor_slices(np.asarray(labels, dtype=np.int64)))
-    else:
-        dataset = images
-    if cache:
-        dataset = dataset.cache()
-    if shuffle:
-        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
+    if labels is None:
+        return images
+    return tf.data.Dataset.zip(
+        images, tf.data.Dataset.from_tensor_slices(np.asarray(labels, dtype=np.int64)))
+
+
+def _scaled_and_augmented(batches, augment, seed: int, labelled: bool):
+    """Batches as float32 (rescaled by the config's `rescale`, else 1/255), augmented on the
+    config's engine unless it is the identity."""
+    import tensorflow as tf
+
+    from data.augment import augment_batch_fn
+
     scale = augment.rescale if augment is not None and augment.rescale else 1 / 255
     augment_fn = augment_batch_fn(augment) if augment is not None and \
         not augment.is_identity else None
     # One seed per batch, fresh every epoch, so stateless augmentation still varies.
     seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
-    dataset = tf.data.Dataset.zip(dataset, seeds)
 
     def finish(batch, batch_seed):
-        x, y = batch if labels is not None else (batch, None)
+        x, y = batch if labelled else (batch, None)
         x = tf.cast(x, tf.float32) * scale
         if augment_fn is not None:
             x = augment_fn(x, batch_seed)
         return x if y is None else (x, y)
 
-    dataset = dataset.map(finish, num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return tf.data.Dataset.zip(batches, seeds).map(finish,
+                                                   num_parallel_calls=tf.data.AUTOTUNE)

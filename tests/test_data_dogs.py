@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from data.dogs import check_images, load_dogs_vs_cats, make_dataset
+from data.dogs import check_images, list_test_photos, load_dogs_vs_cats, make_dataset
 from data.errors import DataError, DatasetNotFound
 from tests.dogs_images import (CONVERTIBLE, UNREADABLE, make_class_folders, make_kaggle,
                                write_bad_files)
@@ -102,3 +102,25 @@ def test_pipeline_gives_the_pixels_written_scaled_to_0_1(tmp_path):
     assert sorted(first) == sorted(labels)
     unlabelled = next(iter(make_dataset(files, batch_size=5, image_size=8)))
     assert unlabelled.shape == (5, 8, 8, 3)
+
+
+def test_test_photos_are_listed_by_numeric_id_with_the_other_files_named(tmp_path):
+    for name in ("10.jpg", "9.JPG", "100.png", "notes.txt", "cat.1.jpg", "7.tmp"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "11.jpg").mkdir()  # a folder is neither a photo nor another file
+    files, ids, other = list_test_photos(tmp_path)
+    assert ids == [9, 10, 100]
+    assert [p.rsplit("/", 1)[-1] for p in files] == ["9.JPG", "10.jpg", "100.png"]
+    assert other == ["7.tmp", "cat.1.jpg", "notes.txt"]
+    # The loader lists test1/ with the same rule.
+    root = make_kaggle(tmp_path / "dogs", per_class=3, test=4)
+    data = load_dogs_vs_cats(root)
+    assert (data.test_files, data.test_ids) == list_test_photos(root / "test1")[:2]
+    assert data.test_ids == [1, 2, 3, 4]
+
+
+def test_a_bad_val_fraction_is_one_sentence_in_the_suite_wording(tmp_path):
+    root = make_kaggle(tmp_path / "dogs", per_class=3, test=0)
+    with pytest.raises(DataError, match=r"^val_fraction must be a number in \(0, 1\); "
+                                        r"got 1\.5\.$"):
+        load_dogs_vs_cats(root, val_fraction=1.5)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from suite.io import read_csv, read_json
-from tasks.task4 import all_steps, task
+from tasks.task4.experiments import run_all, task
 import tasks.task4.train as train_module
 from tasks.task4.submit import submission_text, validate_submission
 from tests.dogs_images import UNREADABLE, make_kaggle, write_bad_files
@@ -109,7 +109,7 @@ def saved_val_accuracy(model_file, data) -> float:
 
     from data.dogs import load_dogs_vs_cats, make_dataset
 
-    split = load_dogs_vs_cats(data, image_size=32, seed=0)
+    split = load_dogs_vs_cats(data, seed=0)
     val = make_dataset(split.val_files, split.val_labels, 64, 32, check=False)
     return keras.models.load_model(model_file).evaluate(val, verbose=0)[1]
 
@@ -222,9 +222,11 @@ def test_budget_stops_mid_epoch_when_an_epoch_outlasts_it():
     import keras
 
     now = [0.0]
-    budget = train_module.budget_schedule(
+    from training.callbacks import budget_schedule
+
+    budget = budget_schedule(
         train_module.BUDGET_TAIL_SECONDS + 100, lambda: now[0], base_lr=0.1, max_epochs=5,
-        steps_per_epoch=10)
+        steps_per_epoch=10, tail_seconds=train_module.BUDGET_TAIL_SECONDS)
 
     class Clock(keras.callbacks.Callback):  # every batch takes 30 "seconds"
         batches = 0
@@ -245,7 +247,7 @@ def test_a_budget_run_validates_once_after_its_mid_epoch_stop(tmp_path, monkeypa
     stops training, and fit's validation of that part-epoch is the run's only one."""
     data = make_kaggle(tmp_path / "dogs", per_class=10, test=0)
     out = tmp_path / "run"
-    monkeypatch.setattr("tasks.task4.STARTED", time.time() - 40)
+    monkeypatch.setattr("tasks.task4.experiments.STARTED", time.time() - 40)
     argv = ["train", "--data-dir", str(data), "--out", str(out), "--budget-minutes", "1",
             "--model", "cpu_net", *TINY]
     with validation_passes() as passes:
@@ -293,5 +295,15 @@ def test_all_hands_the_augment_flag_on_to_train(tmp_path, monkeypatch):
     monkeypatch.setattr(task, "run", run)
     for flags in ([], ["--no-augment"], ["--augment"]):
         with pytest.raises(Handed):
-            all_steps(task.parser().parse_args(["all", *flags]), SimpleNamespace(path=tmp_path))
+            run_all(task.parser().parse_args(["all", *flags]), SimpleNamespace(path=tmp_path))
     assert handed == [("train", True), ("train", False), ("train", True)]
+
+
+@pytest.mark.parametrize("experiment", ["analyze", "submit"])
+def test_a_missing_model_is_one_sentence_in_the_suite_wording(experiment, tmp_path, capsys):
+    missing = str(tmp_path / "nope.keras")
+    argv = [experiment, "--model", missing, "--out", str(tmp_path / "out"), "--threads", "1"]
+    assert task.main(argv) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == (f"task4: error: --model must be a saved model.keras file (train first: "
+                    f"python -m tasks.task4 train); got {missing!r}.")

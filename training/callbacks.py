@@ -1,6 +1,7 @@
 """Keras callbacks the suite adds to Keras's own: a NaN guard that says where the loss
-diverged, a wall-clock budget with cosine annealing, per-epoch test evaluation, a step-wise
-loss log; and `monitor_mode`, the one rule for whether a metric is better high or low."""
+diverged, two wall-clock budgets with cosine annealing (`time_budget`, `budget_schedule`),
+per-epoch test evaluation, a step-wise loss log; and `monitor_mode`, the one rule for
+whether a metric is better high or low."""
 
 from __future__ import annotations
 
@@ -102,6 +103,20 @@ def step_loss_logger(every: int = 100):
     return StepLossLogger()
 
 
+# -- wall-clock budgets -----------------------------------------------------------------------
+# Two budgets, side by side, because they anneal over different things and so cannot share
+# one schedule without changing a run:
+#   `time_budget` (task 3's cifar10-cnn) follows the budget's elapsed *time*: it needs no
+#   epoch count and suits a fit whose epochs are many and short.
+#   `budget_schedule` (task 4's train) follows planned *epochs*: the first epoch is timed, the
+#   epochs that fit are planned, and the rate reaches zero at the last of them, so the final
+#   epoch ends annealed and validated; it also resumes (earlier attempts' epoch times) and
+#   keeps a tail of the budget for what follows fit. Both share the cosine, `cosine_rate`.
+def cosine_rate(base_lr: float, fraction: float) -> float:
+    """The cosine annealing rate: `base_lr` at `fraction` 0, half of it at 0.5, 0 at 1."""
+    return base_lr * 0.5 * (1 + math.cos(math.pi * fraction))
+
+
 def time_budget(minutes: float, anneal: bool = True):
     """A callback that stops training after `minutes` of wall-clock time and, with `anneal`,
     lowers the learning rate along a cosine of the budget's elapsed fraction (from the
@@ -130,8 +145,7 @@ def time_budget(minutes: float, anneal: bool = True):
             self.seconds = time.perf_counter() - self._start
             if anneal:
                 fraction = min(1.0, self.seconds / self.budget_seconds)
-                self.model.optimizer.learning_rate.assign(
-                    self._base_lr * 0.5 * (1 + math.cos(math.pi * fraction)))
+                self.model.optimizer.learning_rate.assign(cosine_rate(self._base_lr, fraction))
 
         def on_train_batch_end(self, batch, logs=None):
             if time.perf_counter() - self._start >= self.budget_seconds:
@@ -139,3 +153,61 @@ def time_budget(minutes: float, anneal: bool = True):
                 self.model.stop_training = True
 
     return TimeBudget()
+
+
+def budget_schedule(budget_seconds: float, clock, base_lr: float, max_epochs: int,
+                    steps_per_epoch: int, tail_seconds: float, prior_rows=()):
+    """Fit the epochs to a wall-clock budget and anneal the learning rate to its end.
+
+    The first epoch runs at `base_lr` and is timed; from then on the plan is the epochs that
+    still fit (`clock` counts the whole run, data loading and earlier attempts included),
+    and the rate follows a cosine from `base_lr` to zero over the planned epochs. Training
+    stops when the next epoch would not end within the budget, or mid-epoch when the budget
+    less `tail_seconds` (kept for what follows fit) is spent. A resumed run takes its epoch
+    time from the earlier attempts' `history.csv` rows (`prior_rows`, with
+    `elapsed_seconds`). `.planned_epochs` is the current plan (None before the first).
+    """
+    import keras
+
+    class BudgetSchedule(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.planned_epochs = None
+            self.epoch_seconds = None
+            times = [r["elapsed_seconds"] for r in prior_rows if "elapsed_seconds" in r]
+            if len(times) >= 2:
+                self.epoch_seconds = times[-1] - times[-2]
+
+        def plan(self, epochs_done: int):
+            left = budget_seconds - tail_seconds - clock()
+            fit = max(0, int(left // self.epoch_seconds))
+            self.planned_epochs = min(max_epochs, epochs_done + fit)
+            return fit
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._epoch_start = clock()
+            self._epoch = epoch
+            if self.planned_epochs is None and self.epoch_seconds:
+                self.plan(epoch)
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if self.planned_epochs:
+                progress = min(1.0, (self._epoch + batch / steps_per_epoch)
+                               / self.planned_epochs)
+                self.model.optimizer.learning_rate.assign(cosine_rate(base_lr, progress))
+
+        def on_train_batch_end(self, batch, logs=None):
+            # An epoch longer than what is left (the first one, or one slowed down) must not
+            # run the budget over: stop mid-epoch; the best weights so far are kept.
+            if clock() >= budget_seconds - tail_seconds:
+                self.model.stop_training = True
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = clock() - self._epoch_start
+            # The first epoch also fills the cache: later ones average it away.
+            self.epoch_seconds = seconds if self.epoch_seconds is None else \
+                0.5 * (self.epoch_seconds + seconds)
+            if self.plan(epoch + 1) < 1 or epoch + 1 >= self.planned_epochs:
+                self.model.stop_training = True
+
+    return BudgetSchedule()

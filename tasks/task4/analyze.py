@@ -11,12 +11,13 @@ borderline (0.4 <= p <= 0.6), a confusion matrix (scikit-learn), and Grad-CAM he
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from suite.cli import arg, positive_int
-from suite.errors import UsageError
+from suite.errors import UsageError, must_be
 from suite.plots import new_figure
 from suite.report import Report, percent
 
@@ -106,59 +107,85 @@ def grad_cam(model, images: np.ndarray, classes) -> np.ndarray:
     return cam.numpy()
 
 
-def analyze(args, run):
+@dataclass
+class Predictions:
+    """The model's calls on the validation photos: class, its probability, the truth."""
+
+    labels: np.ndarray
+    predicted: np.ndarray
+    confidence: np.ndarray  # the probability of the predicted class
+    names: list
+
+    @property
+    def wrong(self) -> np.ndarray:
+        return self.predicted != self.labels
+
+    def titles(self, index) -> list[str]:
+        return [f"{self.names[self.labels[i]]} as {self.names[self.predicted[i]]} "
+                f"{self.confidence[i]:.2f}" for i in index]
+
+
+def predict_validation(args):
+    """(model, validation images, `Predictions`) for the seeded split the model trained on."""
     import keras
-    from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
     from data.dogs import load_dogs_vs_cats
 
     if not Path(args.model).is_file():
-        raise UsageError(f"--model {args.model} is not a file; train first (python -m "
-                         f"tasks.task4 train) or pass the model.keras to analyse.")
+        raise UsageError(must_be("--model", "a saved model.keras file (train first: python "
+                                 "-m tasks.task4 train)", args.model))
     model = keras.models.load_model(args.model)
     image_size = int(model.input_shape[1])
     limit = 60 if args.quick else args.limit
-    data = load_dogs_vs_cats(args.data_dir, image_size=image_size, seed=args.seed,
-                             limit=limit)
+    data = load_dogs_vs_cats(args.data_dir, seed=args.seed, limit=limit)
     images = load_images(data.val_files, image_size)
-    labels = data.val_labels
     probabilities = model.predict(images, batch_size=256, verbose=0)
     predicted = probabilities.argmax(axis=1)
     confidence = probabilities[np.arange(len(predicted)), predicted]
-    wrong = predicted != labels
-    names = data.class_names
-    matrix = confusion_matrix(labels, predicted, labels=[0, 1])
+    return model, images, Predictions(data.val_labels, predicted, confidence, data.class_names)
+
+
+def confusion_figure(run, calls: Predictions) -> np.ndarray:
+    """confusion_matrix.png (scikit-learn's display); returns the matrix."""
+    from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
+
+    matrix = confusion_matrix(calls.labels, calls.predicted, labels=[0, 1])
     fig, ax = new_figure(width=5, height=4.5)
-    ConfusionMatrixDisplay(matrix, display_labels=names).plot(ax=ax, colorbar=False)
+    ConfusionMatrixDisplay(matrix, display_labels=calls.names).plot(ax=ax, colorbar=False)
     ax.set_title("validation photos")
     run.save_figure(fig, "confusion_matrix.png")
+    return matrix
 
+
+def wrong_galleries(run, images, calls: Predictions):
+    """The confidently wrong and borderline galleries: (their indices, their file names)."""
+    wrong, confidence = calls.wrong, calls.confidence
     confident = np.flatnonzero(wrong & (confidence >= CONFIDENT))
     borderline = np.flatnonzero(wrong & (confidence < CONFIDENT))  # p(wrong) in [0.5, 0.6)
     # Most confidently wrong first; borderline ones closest to 0.5 first.
     confident = confident[np.argsort(-confidence[confident])][:GALLERY_SIZE]
     borderline = borderline[np.argsort(confidence[borderline])][:GALLERY_SIZE]
-
-    def titles(index):
-        return [f"{names[labels[i]]} as {names[predicted[i]]} {confidence[i]:.2f}"
-                for i in index]
-
-    galleries = [
-        gallery(run, images[confident], titles(confident), "wrong_confident.png",
+    names = [
+        gallery(run, images[confident], calls.titles(confident), "wrong_confident.png",
                 f"Confidently wrong (p >= {CONFIDENT} for the wrong class)"),
-        gallery(run, images[borderline], titles(borderline), "wrong_borderline.png",
+        gallery(run, images[borderline], calls.titles(borderline), "wrong_borderline.png",
                 "Borderline and wrong (0.4 <= p(dog) <= 0.6)"),
     ]
+    return (confident, borderline), names
+
+
+def grad_cam_figure(run, model, images, calls: Predictions, confident, borderline) -> None:
+    """grad_cam.png: photos above, their heatmaps below; wrong ones first."""
     chosen = np.concatenate([confident[:GRADCAM_IMAGES // 2],
                              borderline[:GRADCAM_IMAGES // 2]]).astype(int)
     if len(chosen) == 0:
         chosen = np.arange(min(GRADCAM_IMAGES, len(images)))
-    cams = grad_cam(model, images[chosen], predicted[chosen])
+    cams = grad_cam(model, images[chosen], calls.predicted[chosen])
     fig, axes = new_figure(2, len(chosen), width=2 * len(chosen), height=2.2)
     axes = np.asarray(axes).reshape(2, len(chosen))
     for k, i in enumerate(chosen):
         axes[0, k].imshow(images[i])
-        axes[0, k].set_title(titles([i])[0], fontsize=7)
+        axes[0, k].set_title(calls.titles([i])[0], fontsize=7)
         axes[1, k].imshow(images[i])
         axes[1, k].imshow(cams[k], cmap="jet", alpha=0.45)
         for ax in axes[:, k]:
@@ -166,20 +193,33 @@ def analyze(args, run):
     fig.suptitle("Grad-CAM at the last conv layer, for the predicted class")
     run.save_figure(fig, "grad_cam.png")
 
+
+def analyze(args, run):
+    """Confusion matrix, wrong galleries, Grad-CAM and feature maps; metrics and report."""
+    model, images, calls = predict_validation(args)
+    matrix = confusion_figure(run, calls)
+    (confident, borderline), galleries = wrong_galleries(run, images, calls)
+    grad_cam_figure(run, model, images, calls, confident, borderline)
     image = images[0]
     if args.image:
-        image = load_images([args.image], image_size)[0]
+        image = load_images([args.image], int(model.input_shape[1]))[0]
     maps = feature_maps(run, model, image)
 
-    metrics = {"val_accuracy": float(np.mean(~wrong)), "val_images": len(labels),
+    wrong, confidence = calls.wrong, calls.confidence
+    metrics = {"val_accuracy": float(np.mean(~wrong)), "val_images": len(calls.labels),
                "wrong": int(wrong.sum()), "wrong_confident": int(np.sum(wrong & (
                    confidence >= CONFIDENT))), "wrong_borderline": int(np.sum(
                        wrong & (confidence < CONFIDENT))),
                "confusion_matrix": matrix.tolist(), "model": str(args.model)}
     run.write_metrics(metrics)
+    run.write_report(analyze_report(args, metrics, matrix, calls.names, galleries, maps))
+    return metrics
+
+
+def analyze_report(args, metrics: dict, matrix, names, galleries, maps) -> Report:
     report = Report("Task 4 analyze: what the model sees and where it errs",
-                    f"`{args.model}` on {len(labels):,} validation photos (seed {args.seed}'s "
-                    f"split): {percent(metrics['val_accuracy'])} right.")
+                    f"`{args.model}` on {metrics['val_images']:,} validation photos (seed "
+                    f"{args.seed}'s split): {percent(metrics['val_accuracy'])} right.")
     report.table(["", f"predicted {names[0]}", f"predicted {names[1]}"],
                  [[f"true {names[r]}", int(matrix[r, 0]), int(matrix[r, 1])] for r in (0, 1)])
     report.image("confusion_matrix.png", "Confusion matrix (validation)")
@@ -192,5 +232,4 @@ def analyze(args, run):
     report.heading("Feature maps after each conv layer", 3)
     for name in maps:
         report.image(name, name.removeprefix("feature_maps_").removesuffix(".png"))
-    run.write_report(report)
-    return metrics
+    return report

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from suite.cli import arg
-from suite.errors import UsageError
+from suite.errors import UsageError, must_be
 from suite.io import atomic_write_text
 from suite.report import Report
+from tasks.task4 import reported
 
 LABELS = ("Cat", "Dog")
 PREDICT_BATCH = 256
@@ -35,27 +36,19 @@ ARGUMENTS = [
 
 def test_images(folder) -> tuple[list[str], list[int], list[str]]:
     """(files, numeric ids, other files) of a test folder, sorted by id."""
-    from data.dogs import IMAGE_SUFFIXES
+    from data.dogs import list_test_photos
 
     folder = Path(folder)
     if not folder.is_dir():
-        raise UsageError(f"--images {folder} is not a folder; pass the folder of test "
-                         f"photos <id>.jpg (Kaggle's test1/).")
-    numbered, other = [], []
-    for path in folder.iterdir():
-        if not path.is_file():
-            continue
-        if path.stem.isdigit() and path.suffix.lower() in IMAGE_SUFFIXES:
-            numbered.append((int(path.stem), str(path)))
-        else:
-            other.append(path.name)
-    numbered.sort()
-    if len({i for i, _ in numbered}) != len(numbered):
+        raise UsageError(must_be("--images", "a folder of test photos <id>.jpg (Kaggle's "
+                                 "test1/)", str(folder)))
+    files, ids, other = list_test_photos(folder)
+    if len(set(ids)) != len(ids):
         raise UsageError(f"{folder} holds two photos with the same id (e.g. 1.jpg and "
                          f"1.png); keep one per id.")
-    if not numbered:
+    if not files:
         raise UsageError(f"{folder} holds no test photos named <id>.jpg.")
-    return [f for _, f in numbered], [i for i, _ in numbered], sorted(other)
+    return files, ids, other
 
 
 def submission_text(ids, dog_probabilities, probabilities: bool = False) -> str:
@@ -125,8 +118,8 @@ def submit(args, run):
     from data.dogs import check_images, find_root, list_test
 
     if not Path(args.model).is_file():
-        raise UsageError(f"--model {args.model} is not a file; train first (python -m "
-                         f"tasks.task4 train) or pass the model.keras to use.")
+        raise UsageError(must_be("--model", "a saved model.keras file (train first: python "
+                                 "-m tasks.task4 train)", args.model))
     if args.images:
         files, ids, other = test_images(args.images)
     else:
@@ -172,7 +165,8 @@ def submit(args, run):
                     f"{len(unreadable)} unreadable photos have no row.")
     report.paragraph(f"{100 * metrics['dog_fraction']:.1f}% of the photos are called dogs. "
                      "The test photos have no labels here, so the Kaggle score (report B: "
-                     "0.94597 on the public leaderboard) can only be had by uploading the file.")
+                     f"{reported.KAGGLE_PUBLIC_SCORE} on the public leaderboard) can only be "
+                     "had by uploading the file.")
     run.write_report(report)
     print(f"submission: {out} ({len(ids):,} rows)")
     return metrics

@@ -21,11 +21,13 @@ from pathlib import Path
 
 from models.vgg import MODEL_NAMES, build_model, build_vgg, trainable_params
 from suite.cli import arg, nonnegative_int, positive_float, positive_int
-from suite.errors import UsageError
+from suite.errors import UsageError, must_be
 from suite.io import atomic_write_json, read_csv, read_json
-from training.callbacks import NaNLossError, nan_guard
-from training.fitting import compile_classifier, plot_learning_curves
 from suite.report import Report, percent
+from tasks.task4 import reported
+from training.callbacks import NaNLossError, budget_schedule, monitor_mode, nan_guard
+from training.fitting import compile_classifier, plot_learning_curves
+from training.optimizers import make_optimizer
 
 # Each net's default recipe. The VGGs get report B's: SGD with momentum, lr 0.015, batch 16,
 # 200 epochs (its best came near epoch 150). Report C trained its batch-norm nets with Adam
@@ -103,8 +105,8 @@ def settings(args) -> dict:
     # tuning's files name a depth, not a model: {"depth": 16, ...} is vgg16.
     model = hp.get("model") or (f"vgg{hp['depth']}" if "depth" in hp else args.model)
     if model not in MODEL_NAMES:
-        raise UsageError(f"--hparams names model {model!r}; choose one of "
-                         f"{', '.join(MODEL_NAMES)}.")
+        raise UsageError(must_be("--hparams' model", f"one of {', '.join(MODEL_NAMES)}",
+                                 model))
     chosen = recipe_for(model)
     chosen["momentum"] = MOMENTUM
     for key in ("optimizer", "learning_rate", "batch_size", "epochs", "momentum"):
@@ -117,7 +119,7 @@ def settings(args) -> dict:
         chosen["epochs"] = BUDGET_MAX_EPOCHS  # the budget decides when to stop
     chosen["optimizer"] = str(chosen["optimizer"]).lower()
     if chosen["optimizer"] not in ("sgd", "adam"):
-        raise UsageError(f"optimizer {chosen['optimizer']!r} is not supported; use sgd or adam.")
+        raise UsageError(must_be("the optimizer", "sgd or adam", chosen["optimizer"]))
     architecture = {k: hp[k] for k in ("depth", "kernel_size", "filters", "dense",
                                        "batch_norm", "dropout") if k in hp}
     if args.quick:
@@ -137,14 +139,6 @@ def make_model(config: dict, image_size: int):
         return build_model(config["model"], input_shape=shape, **arch)
     except (ValueError, TypeError) as error:
         raise UsageError(f"cannot build {config['model']} with {arch}: {error}") from None
-
-
-def make_optimizer(name: str, learning_rate: float, momentum: float = MOMENTUM):
-    import keras
-
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate, momentum=momentum)
-    return keras.optimizers.Adam(learning_rate)
 
 
 # -- callbacks -----------------------------------------------------------------------------------
@@ -200,64 +194,6 @@ def previous_rows(run) -> list[dict]:
             for row in read_csv(path)]
 
 
-def budget_schedule(budget_seconds: float, clock, base_lr: float, max_epochs: int,
-                    steps_per_epoch: int, prior_rows=()):
-    """Fit the epochs to a wall-clock budget and anneal the learning rate to its end.
-
-    The first epoch runs at `base_lr` and is timed; from then on the plan is the epochs that
-    still fit (`clock` counts the whole run, data loading and earlier attempts included),
-    and the rate follows a cosine from `base_lr` to zero over the planned epochs. Training
-    stops when the next epoch would not end within the budget, or mid-epoch when the budget
-    (less `BUDGET_TAIL_SECONDS`) is spent. A resumed run takes its epoch time from the
-    earlier attempts' `history.csv` rows.
-    """
-    import keras
-
-    class BudgetSchedule(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.planned_epochs = None
-            self.epoch_seconds = None
-            times = [r["elapsed_seconds"] for r in prior_rows if "elapsed_seconds" in r]
-            if len(times) >= 2:
-                self.epoch_seconds = times[-1] - times[-2]
-
-        def plan(self, epochs_done: int):
-            left = budget_seconds - BUDGET_TAIL_SECONDS - clock()
-            fit = max(0, int(left // self.epoch_seconds))
-            self.planned_epochs = min(max_epochs, epochs_done + fit)
-            return fit
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self._epoch_start = clock()
-            self._epoch = epoch
-            if self.planned_epochs is None and self.epoch_seconds:
-                self.plan(epoch)
-
-        def on_train_batch_begin(self, batch, logs=None):
-            if self.planned_epochs:
-                progress = min(1.0, (self._epoch + batch / steps_per_epoch)
-                               / self.planned_epochs)
-                self.model.optimizer.learning_rate.assign(
-                    base_lr * 0.5 * (1 + math.cos(math.pi * progress)))
-
-        def on_train_batch_end(self, batch, logs=None):
-            # An epoch longer than what is left (the first one, or one slowed down) must not
-            # run the budget over: stop mid-epoch; the best weights so far are kept.
-            if clock() >= budget_seconds - BUDGET_TAIL_SECONDS:
-                self.model.stop_training = True
-
-        def on_epoch_end(self, epoch, logs=None):
-            seconds = clock() - self._epoch_start
-            # The first epoch also fills the cache: later ones average it away.
-            self.epoch_seconds = seconds if self.epoch_seconds is None else \
-                0.5 * (self.epoch_seconds + seconds)
-            if self.plan(epoch + 1) < 1 or epoch + 1 >= self.planned_epochs:
-                self.model.stop_training = True
-
-    return BudgetSchedule()
-
-
 def checkpoint_callbacks(run, best_so_far, patience):
     """Best-val checkpoint (starting from the best of earlier attempts), early stopping and
     `BackupAndRestore`; the first and last skip an epoch whose loss went NaN."""
@@ -302,11 +238,13 @@ def checkpoint_callbacks(run, best_so_far, patience):
             if _finite_loss(logs):
                 super().on_epoch_end(epoch, logs)
 
-    callbacks = [FiniteCheckpoint(str(run.file(BEST_FILE)), monitor="val_accuracy",
-                                  mode="max", save_best_only=True,
+    monitor = "val_accuracy"
+    callbacks = [FiniteCheckpoint(str(run.file(BEST_FILE)), monitor=monitor,
+                                  mode=monitor_mode(monitor), save_best_only=True,
                                   initial_value_threshold=best_so_far)]
     if patience:
-        callbacks.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
+        callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor,
+                                                       mode=monitor_mode(monitor),
                                                        patience=patience))
     # Last, so an epoch is backed up only after its history row and checkpoint are written.
     callbacks.append(FiniteBackup(str(run.file("backup"))))
@@ -318,17 +256,102 @@ def load_data(args):
     from data.dogs import load_dogs_vs_cats
 
     limit = QUICK_PER_CLASS if args.quick else getattr(args, "limit", None)
-    return load_dogs_vs_cats(args.data_dir, image_size=args.image_size, seed=args.seed,
-                             limit=limit)
+    return load_dogs_vs_cats(args.data_dir, seed=args.seed, limit=limit)
+
+
+def make_datasets(args, data, batch_size: int):
+    """The training pipeline (shuffled, augmented unless --no-augment) and the validation
+    one (file order, larger batches); the files were checked by the loader."""
+    from data.augment import NO_AUGMENT, REPORT_AUGMENT
+    from data.dogs import make_dataset
+
+    augment = (REPORT_AUGMENT if args.augment else NO_AUGMENT).replace(engine=args.engine)
+    train_data = make_dataset(data.train_files, data.train_labels, batch_size,
+                              args.image_size, augment=augment, shuffle=True, seed=args.seed,
+                              check=False)
+    val_data = make_dataset(data.val_files, data.val_labels, max(64, batch_size),
+                            args.image_size, check=False)
+    print(f"{len(data.train_files):,} training and {len(data.val_files):,} validation photos "
+          f"from {data.root}; {len(data.skipped)} unreadable skipped")
+    return train_data, val_data
+
+
+def compiled_model(args, config: dict):
+    """The configured net, seeded and compiled with its optimiser."""
+    import keras
+
+    keras.utils.set_random_seed(args.seed)
+    model = make_model(config, args.image_size)
+    compile_classifier(model, make_optimizer(config["optimizer"], config["learning_rate"],
+                                             momentum=config["momentum"]))
+    print(f"{model.name}: {model.count_params():,} parameters; {config['optimizer']} "
+          f"lr {config['learning_rate']}, batch {config['batch_size']}")
+    return model
+
+
+def fit_callbacks(args, run, config: dict, clock, prior_rows, train_images: int):
+    """(NaN guard, every callback of the fit): guard, history, budget, checkpoints, logs."""
+    import keras
+
+    guard = nan_guard()
+    # The record, not history.csv: a row can outlive its epoch (a kill before the backup)
+    # and a NaN epoch's row is never checkpointed. Without one, this attempt's first
+    # epoch is checkpointed and recorded afresh.
+    best = best_record(run)
+    best_so_far = best["val_accuracy"] if best else None
+    callbacks = [guard, history_writer(run, clock)]
+    if args.budget_minutes:
+        steps = math.ceil(train_images / config["batch_size"])
+        callbacks.append(budget_schedule(60 * args.budget_minutes, clock,
+                                         config["learning_rate"], config["epochs"], steps,
+                                         BUDGET_TAIL_SECONDS, prior_rows))
+    callbacks += checkpoint_callbacks(run, best_so_far, args.patience)
+    callbacks.append(keras.callbacks.TensorBoard(str(run.file("tensorboard"))))
+    return guard, callbacks
+
+
+def exit_if_diverged(guard, run) -> None:
+    """A NaN loss ends the run with a sentence and exit status 1 (best weights kept)."""
+    try:
+        guard.check()
+    except NaNLossError as error:
+        kept = f"{run.file(BEST_FILE)} keeps the best weights before it" if \
+            run.file(BEST_FILE).exists() else "no epoch finished before it"
+        print(f"task4: error: {error}; {kept}.", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def keep_best(run, model, rows) -> dict:
+    """Save the best-validation weights as model.keras; return their epoch's figures.
+
+    fit validated every epoch (a budget's part-epoch too); the kept weights' figures are
+    those it measured, so the budget's tail holds no second validation pass.
+    """
+    best = best_record(run)
+    if best:
+        shutil.copyfile(run.file(BEST_FILE), run.file(MODEL_FILE))
+    else:  # no epoch was checkpointed: keep the last weights, which the last epoch validated
+        best = rows[-1]
+        model.save(run.file(MODEL_FILE))
+    return best
+
+
+def train_metrics(model, best: dict, rows, seconds: float, config: dict, args, data) -> dict:
+    return {
+        "model": model.name, "params": model.count_params(),
+        "trainable_params": trainable_params(model),
+        "val_accuracy": best["val_accuracy"], "val_loss": best["val_loss"],
+        "best_epoch": best["epoch"], "epochs": len(rows),
+        "train_seconds": round(seconds, 1), "budget_minutes": args.budget_minutes,
+        "optimizer": config["optimizer"], "learning_rate": config["learning_rate"],
+        "batch_size": config["batch_size"], "augment": args.augment,
+        "train_images": len(data.train_files), "val_images": len(data.val_files),
+        "skipped_images": len(data.skipped),
+    }
 
 
 def train(args, run, started=None):
     """Train, keep the best-validation weights as model.keras, write curves and a report."""
-    import keras
-
-    from data.augment import NO_AUGMENT, REPORT_AUGMENT
-    from data.dogs import make_dataset
-
     started = time.time() if started is None else started
     prior_rows = previous_rows(run)
     prior_seconds = prior_rows[-1].get("elapsed_seconds", 0.0) if prior_rows else 0.0
@@ -342,70 +365,17 @@ def train(args, run, started=None):
 
     config = settings(args)
     data = load_data(args)
-    augment = (REPORT_AUGMENT if args.augment else NO_AUGMENT).replace(engine=args.engine)
-    train_data = make_dataset(data.train_files, data.train_labels, config["batch_size"],
-                              args.image_size, augment=augment, shuffle=True, seed=args.seed,
-                              check=False)
-    val_data = make_dataset(data.val_files, data.val_labels, max(64, config["batch_size"]),
-                            args.image_size, check=False)
-    print(f"{len(data.train_files):,} training and {len(data.val_files):,} validation photos "
-          f"from {data.root}; {len(data.skipped)} unreadable skipped")
-
-    keras.utils.set_random_seed(args.seed)
-    model = make_model(config, args.image_size)
-    compile_classifier(model, make_optimizer(config["optimizer"], config["learning_rate"],
-                                                config["momentum"]))
-    print(f"{model.name}: {model.count_params():,} parameters; {config['optimizer']} "
-          f"lr {config['learning_rate']}, batch {config['batch_size']}")
-
-    guard = nan_guard()
-    # The record, not history.csv: a row can outlive its epoch (a kill before the backup)
-    # and a NaN epoch's row is never checkpointed. Without one, this attempt's first
-    # epoch is checkpointed and recorded afresh.
-    best = best_record(run)
-    best_so_far = best["val_accuracy"] if best else None
-    callbacks = [guard, history_writer(run, clock)]
-    budget = None
-    if args.budget_minutes:
-        steps = math.ceil(len(data.train_files) / config["batch_size"])
-        budget = budget_schedule(60 * args.budget_minutes, clock, config["learning_rate"],
-                                 config["epochs"], steps, prior_rows)
-        callbacks.append(budget)
-    callbacks += checkpoint_callbacks(run, best_so_far, args.patience)
-    callbacks.append(keras.callbacks.TensorBoard(str(run.file("tensorboard"))))
-
-    history = model.fit(train_data, validation_data=val_data, epochs=config["epochs"],
-                        callbacks=callbacks, verbose=2, shuffle=False)  # tf.data shuffles
+    train_data, val_data = make_datasets(args, data, config["batch_size"])
+    model = compiled_model(args, config)
+    guard, callbacks = fit_callbacks(args, run, config, clock, prior_rows,
+                                     len(data.train_files))
+    model.fit(train_data, validation_data=val_data, epochs=config["epochs"],
+              callbacks=callbacks, verbose=2, shuffle=False)  # tf.data shuffles
     rows = previous_rows(run)
-    try:
-        guard.check()
-    except NaNLossError as error:
-        kept = f"{run.file(BEST_FILE)} keeps the best weights before it" if \
-            run.file(BEST_FILE).exists() else "no epoch finished before it"
-        print(f"task4: error: {error}; {kept}.", file=sys.stderr)
-        raise SystemExit(1) from None
-    del history
-
-    # fit validated every epoch (a budget's part-epoch too); the kept weights' figures are
-    # those it measured, so the budget's tail holds no second validation pass.
-    best = best_record(run)
-    if best:
-        shutil.copyfile(run.file(BEST_FILE), run.file(MODEL_FILE))
-    else:  # no epoch was checkpointed: keep the last weights, which the last epoch validated
-        best = rows[-1]
-        model.save(run.file(MODEL_FILE))
+    exit_if_diverged(guard, run)
+    best = keep_best(run, model, rows)
     plot_learning_curves(run, rows, title=f"{model.name} on Dogs vs. Cats")
-    metrics = {
-        "model": model.name, "params": model.count_params(),
-        "trainable_params": trainable_params(model),
-        "val_accuracy": best["val_accuracy"], "val_loss": best["val_loss"],
-        "best_epoch": best["epoch"], "epochs": len(rows),
-        "train_seconds": round(clock(), 1), "budget_minutes": args.budget_minutes,
-        "optimizer": config["optimizer"], "learning_rate": config["learning_rate"],
-        "batch_size": config["batch_size"], "augment": args.augment,
-        "train_images": len(data.train_files), "val_images": len(data.val_files),
-        "skipped_images": len(data.skipped),
-    }
+    metrics = train_metrics(model, best, rows, clock(), config, args, data)
     run.write_metrics(metrics)
     run.write_report(train_report(metrics, config, args))
     return metrics
@@ -429,11 +399,11 @@ def train_report(metrics: dict, config: dict, args) -> Report:
         ["budget (minutes)", metrics["budget_minutes"]],
     ])
     report.compare([
-        ["val accuracy (report B, VGG-13, best near epoch 150 of 200)", "95%",
-         percent(metrics["val_accuracy"])],
-        ["public leaderboard (Kaggle test)", "0.94597", "not checkable here: test1 has no "
-         "labels; upload submission.csv"],
-        ["report C, BN nets, best val", "85.6%", "–"],
+        ["val accuracy (report B, VGG-13, best near epoch 150 of 200)",
+         reported.VGG13_VAL_ACCURACY, percent(metrics["val_accuracy"])],
+        ["public leaderboard (Kaggle test)", reported.KAGGLE_PUBLIC_SCORE,
+         "not checkable here: test1 has no labels; upload submission.csv"],
+        ["report C, BN nets, best val", reported.BN_NETS_VAL_ACCURACY, "–"],
     ])
     report.paragraph("IDG's `shear_range` is in degrees, so the report's shear of 0.2 is "
                      "almost no shear; it is kept faithful here.")

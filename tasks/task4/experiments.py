@@ -1,0 +1,103 @@
+"""Task 4: the Kaggle Dogs-vs-Cats challenge with VGG-style CNNs trained from scratch.
+
+    python -m tasks.task4 train --data-dir ../shared/datasets --budget-minutes 30
+    python -m tasks.task4 analyze --data-dir ../shared/datasets
+    python -m tasks.task4 submit --images ../shared/datasets/dogs-vs-cats/test1 --out submission.csv
+    python -m tasks.task4 all --data-dir ../shared/datasets      # the report's recipe
+
+`train` fits one net (the CPU-friendly `cpu_net` by default, the report's 45M-parameter
+`vgg13` with `--model vgg13`, or tuning's best with `--hparams`), keeps the best-validation
+weights and resumes when run again after an interruption. `analyze` draws feature maps,
+misclassified galleries, a confusion matrix and Grad-CAM; `submit` writes Kaggle's
+`id,label` file; `all` runs the three with the report's settings (VGG-13, SGD lr 0.015,
+batch 16, 200 epochs, augmentation).
+"""
+
+from __future__ import annotations
+
+import time
+
+from suite.cli import Task
+from suite.io import read_json
+from suite.report import Report, percent
+from tasks.task4 import analyze as _analyze
+from tasks.task4 import submit as _submit
+from tasks.task4 import train as _train
+
+STARTED = time.time()  # --budget-minutes counts from here: imports and data loading included
+
+class DogsTask(Task):
+    """`Task`, except that `submit --out x.csv` names the submission file, as Kaggle users
+    expect. Its report then goes to the default folder, runs/task4/submit/, which records
+    the latest such submission and is replaced each time (the CSV is the result).
+
+    A subclass because the results folder is made before the experiment starts; a hook in
+    `suite.cli.Task` (flags rewritten before the folder is made) would replace it."""
+
+    def run(self, args):
+        if args.experiment == "submit" and args.out and args.out.lower().endswith(".csv"):
+            args.submission, args.out, args.overwrite = args.out, None, True
+        return super().run(args)
+
+
+task = DogsTask("task4", "Task 4: Kaggle Dogs vs. Cats with VGG-style CNNs.",
+                datasets=("dogs_vs_cats",))
+
+
+@task.experiment("train", "Train one CNN: best val weights kept, resumable, budget-aware.",
+                 arguments=_train.ARGUMENTS)
+def run_train(args, run):
+    _train.train(args, run, started=STARTED)
+
+
+@task.experiment("analyze", "Feature maps, misclassified galleries, confusion matrix, "
+                 "Grad-CAM.", arguments=_analyze.ARGUMENTS)
+def run_analyze(args, run):
+    _analyze.analyze(args, run)
+
+
+@task.experiment("submit", "Write the Kaggle submission file (id,label) for the test photos.",
+                 arguments=_submit.ARGUMENTS)
+def run_submit(args, run):
+    _submit.submit(args, run)
+
+
+ALL_ARGUMENTS = [(names, {**kw, "default": "vgg13"}) if names == ("--model",) else
+                 (names, kw) for names, kw in _train.ARGUMENTS]
+
+# train's own flags that `all` hands on when given (left out, train's recipe decides).
+TRAIN_OPTIONAL_FLAGS = ("hparams", "optimizer", "lr", "batch_size", "epochs",
+                        "budget_minutes", "limit")
+
+
+def train_argv(args) -> list[str]:
+    """`all`'s flags as train's command line (its common flags come from `task`)."""
+    argv = ["--model", args.model, "--patience", str(args.patience), "--engine", args.engine,
+            "--image-size", str(args.image_size)]
+    argv.append("--augment" if args.augment else "--no-augment")
+    for name in TRAIN_OPTIONAL_FLAGS:
+        if getattr(args, name) is not None:
+            argv += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    return argv
+
+
+@task.experiment("all", "train (the report's VGG-13 recipe by default), analyze, submit.",
+                 arguments=ALL_ARGUMENTS)
+def run_all(args, run):
+    model = str(run.path / "train" / _train.MODEL_FILE)
+    task.run_all(args, ["train", "analyze", "submit"], run,
+                 flags={"train": train_argv(args), "analyze": ["--model", model],
+                        "submit": ["--model", model]})
+    trained = read_json(run.path / "train" / "metrics.json")
+    submitted = read_json(run.path / "submit" / "metrics.json")
+    run.write_metrics({"val_accuracy": trained["val_accuracy"], "params": trained["params"],
+                       "train_seconds": trained["train_seconds"],
+                       "submission_rows": submitted["rows"]})
+    report = Report("Task 4: Dogs vs. Cats, train, analyze and submit",
+                    f"{trained['model']}, {trained['params']:,} parameters: "
+                    f"{percent(trained['val_accuracy'])} validation accuracy after "
+                    f"{trained['epochs']} epochs ({trained['train_seconds']:.0f} s); "
+                    f"`submit/submission.csv` has {submitted['rows']:,} rows.")
+    for name in ("train", "analyze", "submit"):
+        report.paragraph(f"- [{name}]({name}/report.md)")
+    run.write_report(report)

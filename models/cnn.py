@@ -146,4 +146,4 @@ def make_strong_cnn(input_shape, num_classes: int, width: int = 24, dropout: flo
 
 def _check_variant(variant: str) -> None:
     if variant not in VARIANTS:
-        raise ValueError(f"variant {variant!r} is not one of {', '.join(VARIANTS)}")
+        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}; got {variant!r}.")

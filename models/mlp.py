@@ -27,7 +27,7 @@ def make_initializer(name: str, std: float = 1e-4, seed: int | None = None):
         "he": lambda: keras.initializers.HeNormal(seed=seed),
     }
     if name not in makers:
-        raise ValueError(f"initializer {name!r} is not one of {', '.join(makers)}")
+        raise ValueError(f"initializer must be one of {', '.join(makers)}; got {name!r}.")
     return makers[name]()
 
 
@@ -41,7 +41,7 @@ def make_regularizer(name: str, strength: float):
         return keras.regularizers.L1(strength)
     if name == "l2":
         return keras.regularizers.L2(strength)
-    raise ValueError(f"regularizer {name!r} is not one of {', '.join(REGULARIZERS)}")
+    raise ValueError(f"regularizer must be one of {', '.join(REGULARIZERS)}; got {name!r}.")
 
 
 def make_mlp(input_shape, num_classes: int, hidden=(300,), activation: str = "relu",

@@ -59,7 +59,7 @@ def initial_weights(rng, n_in, n_out, init, std, dtype):
         return rng.uniform(-d, d, (n_in, n_out)).astype(dtype)
     if init == "fan_in":  # LeCun's "tricks of the trade": N(0, 1 / fan_in)
         return (rng.standard_normal((n_in, n_out)) / math.sqrt(n_in)).astype(dtype)
-    raise ValueError(f"init must be one of {', '.join(INITIALISERS)}, not {init!r}")
+    raise ValueError(f"init must be one of {', '.join(INITIALISERS)}; got {init!r}.")
 
 
 def activate_(z, activation, rowbuf=None):
@@ -86,7 +86,7 @@ def activate_(z, activation, rowbuf=None):
         np.sum(z, axis=1, keepdims=True, out=rowbuf)
         z /= rowbuf
     elif activation != "linear":
-        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, not {activation!r}")
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}.")
     return z
 
 
@@ -159,10 +159,10 @@ class Model:
             dropout: inverted-dropout rate on this layer's output while training.
         """
         if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, "
-                             f"not {activation!r}")
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; "
+                             f"got {activation!r}.")
         if not 0 <= dropout < 1:
-            raise ValueError(f"dropout must be in [0, 1), not {dropout}")
+            raise ValueError(f"dropout must be a number in [0, 1); got {dropout!r}.")
         if self.layers:
             n_in = self.layers[-1].units
             if self.layers[-1].activation == "softmax":
@@ -489,7 +489,7 @@ def reference_activation(z, activation):
     if activation == "softmax":
         e = np.exp(z - z.max(axis=1, keepdims=True))     # shifted: same result, no overflow
         return e / e.sum(axis=1, keepdims=True)          # e^z_k / sum_j e^z_j
-    raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, not {activation!r}")
+    raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}.")
 
 
 def reference_derivative(z, activation):

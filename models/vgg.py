@@ -48,7 +48,7 @@ MODEL_NAMES = (*(f"vgg{d}" for d in VGG_DEPTHS), *BN_NETS, "cpu_net")
 def block_filters(depth: int) -> list[list[int]]:
     """The filters per block of the `depth`-conv VGG (a key of `VGG_DEPTHS`)."""
     if depth not in VGG_DEPTHS:
-        raise ValueError(f"depth must be one of {sorted(VGG_DEPTHS)} conv layers, got {depth}.")
+        raise ValueError(f"depth must be one of {', '.join(map(str, VGG_DEPTHS))}; got {depth!r}.")
     return [list(block) for block in VGG_DEPTHS[depth]]
 
 
@@ -84,9 +84,9 @@ def build_vgg(depth: int = 13, kernel_size: int = 3, filters=None, dense=REPORT_
 
     blocks = [list(b) for b in filters] if filters is not None else block_filters(depth)
     if not blocks or not all(blocks):
-        raise ValueError(f"filters must be non-empty blocks of filter counts, got {filters}.")
+        raise ValueError(f"filters must be non-empty blocks of filter counts; got {filters!r}.")
     if kernel_size < 1:
-        raise ValueError(f"kernel_size must be a positive integer, got {kernel_size}.")
+        raise ValueError(f"kernel_size must be a positive integer; got {kernel_size!r}.")
     _check_fits(blocks, kernel_size, input_shape)
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")
@@ -130,7 +130,7 @@ def _check_fits(blocks, kernel_size: int, input_shape) -> None:
 def build_bn_net(name: str, input_shape=(64, 64, 3), num_classes: int = 2, **kw):
     """One of report C's batch-norm nets (`bn_shallow`, `bn_shallow_fat`, `bn_deep`)."""
     if name not in BN_NETS:
-        raise ValueError(f"unknown batch-norm net {name!r}; choose one of {', '.join(BN_NETS)}.")
+        raise ValueError(f"batch-norm net must be one of {', '.join(BN_NETS)}; got {name!r}.")
     kw.setdefault("dense", BN_DENSE)
     return build_vgg(filters=BN_NETS[name], batch_norm=True, input_shape=input_shape,
                      num_classes=num_classes, name=name, **kw)
@@ -186,7 +186,7 @@ def build_model(name: str, **kw):
         return build_bn_net(name, **kw)
     if name == "cpu_net":
         return build_cpu_net(**kw)
-    raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}.")
+    raise ValueError(f"model must be one of {', '.join(MODEL_NAMES)}; got {name!r}.")
 
 
 def trainable_params(model) -> int:

@@ -74,3 +74,16 @@ def test_conv_bn_relu_names_shapes_and_bias():
     with_bias = keras.Model(inputs, conv_bn_relu(inputs, 4, use_bias=True, name=("c", None, "r")))
     assert with_bias.count_params() == 3 * 3 * 3 * 4 + 4 + 4 * 4
     assert with_bias.layers[1].name == "c" and with_bias.layers[3].name == "r"
+
+
+def test_bad_names_are_worded_as_every_bad_value():
+    from models.mlp import make_initializer, make_regularizer
+
+    with pytest.raises(ValueError, match=r"^variant must be one of plain, dropout, batchnorm; "
+                       r"got 'bn'\.$"):
+        cnn.make_cnn_50k((28, 28, 1), 10, "bn")
+    with pytest.raises(ValueError, match=r"^initializer must be one of normal, glorot, "
+                       r"glorot_normal, uniform, he; got 'zeros'\.$"):
+        make_initializer("zeros", 1.0)
+    with pytest.raises(ValueError, match=r"^regularizer must be one of none, l1, l2; got 'l3'\.$"):
+        make_regularizer("l3", 0.1)

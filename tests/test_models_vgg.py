@@ -70,7 +70,13 @@ def test_kernel_too_large_for_the_feature_map_is_a_clear_error():
         build_vgg(13, kernel_size=8)
     with pytest.raises(ValueError, match="too many"):
         build_vgg(13, input_shape=(16, 16, 3))
-    with pytest.raises(ValueError, match="unknown model 'vgg7'"):
+    with pytest.raises(ValueError, match=r"^model must be one of vgg6, vgg10, vgg13, vgg16, "
+                       r"vgg19, bn_shallow, bn_shallow_fat, bn_deep, cpu_net; got 'vgg7'\.$"):
         build_model("vgg7")
-    with pytest.raises(ValueError, match="depth must be one of"):
+    with pytest.raises(ValueError, match=r"^depth must be one of 6, 10, 13, 16, 19; got 7\.$"):
         build_vgg(7)
+    with pytest.raises(ValueError, match=r"^batch-norm net must be one of bn_shallow, "
+                       r"bn_shallow_fat, bn_deep; got 'bn_wide'\.$"):
+        build_bn_net("bn_wide")
+    with pytest.raises(ValueError, match=r"^kernel_size must be a positive integer; got 0\.$"):
+        build_vgg(13, kernel_size=0)

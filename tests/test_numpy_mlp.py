@@ -106,10 +106,14 @@ def test_keras_like_api():
     assert model.predict(np.zeros((3, 784))).shape == (3, 10)
     with pytest.raises(ValueError, match="input_size"):
         Model().add_layer(3, "relu")
-    with pytest.raises(ValueError, match="activation"):
+    with pytest.raises(ValueError, match=r"^activation must be one of relu, sigmoid, tanh, "
+                       r"improved_sigmoid, linear, softmax; got 'swish'\.$"):
         Model().add_layer(3, "swish", input_size=2)
-    with pytest.raises(ValueError, match="init"):
+    with pytest.raises(ValueError, match=r"^init must be one of zero, normal, glorot, fan_in; "
+                       r"got 'he'\.$"):
         Model().add_layer(3, "relu", input_size=2, init="he")
+    with pytest.raises(ValueError, match=r"^dropout must be a number in \[0, 1\); got 1\.0\.$"):
+        Model().add_layer(3, "relu", input_size=2, dropout=1.0)
 
 
 def test_initialisers_have_the_promised_scale():

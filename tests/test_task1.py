@@ -132,3 +132,23 @@ def test_search_scores_each_configuration_by_its_best_evaluation(tmp_path):
     assert metrics["val_accuracy"] == float(winner["val_accuracy"])
     assert metrics["val_accuracy"] == max(float(t["val_accuracy"]) for t in trials
                                           if t["epochs"] == winner["epochs"])
+
+
+@pytest.mark.parametrize("argv, sentence", [
+    (["init", "--inits", "zero,he"], "--inits must be one or more of zero, normal, glorot, "
+     "fan_in (comma separated); got 'zero,he'."),
+    (["search", "--activations", "relu,softmax"], "--activations must be one or more of relu, "
+     "sigmoid, tanh, improved_sigmoid, linear (comma separated); got 'relu,softmax'."),
+    (["gradcheck", "--hidden", "8", "--layer", "2"], "--layer must be in 0..1; got 2."),
+    (["init", "--activation", "swish"], "--activation must be one of relu, sigmoid, tanh, "
+     "improved_sigmoid; got 'swish'"),
+])
+def test_bad_values_are_one_sentence_in_the_one_wording(argv, sentence, tmp_path, capsys):
+    try:
+        status = task.main([*argv, "--dataset", "digits", "--quick",
+                            "--out", str(tmp_path / "o"), "--threads", "1"])
+    except SystemExit as exit_:  # argparse's own checks (choices=) exit from the parser
+        status = exit_.code
+    err = capsys.readouterr().err
+    assert status == 2 and sentence in err and "Traceback" not in err
+    assert not (tmp_path / "o" / "metrics.json").exists()

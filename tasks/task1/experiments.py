@@ -21,7 +21,7 @@ from data import load_dataset
 from models.numpy_mlp import ACTIVATIONS, INITIALISERS, Model
 from suite.cli import (Task, arg, float_list, fraction, int_list, nonnegative_float,
                               positive_float, positive_int)
-from suite.errors import UsageError
+from suite.errors import UsageError, must_be
 from suite.plots import new_figure
 from suite.report import Report, fmt, percent
 from tasks.task1 import reported
@@ -30,6 +30,7 @@ task = Task("task1", "Task 1: a multilayer perceptron in NumPy alone, on MNIST."
             datasets=("mnist", "digits", "fashion_mnist", "cifar10"))
 
 QUICK_SIZES = (2000, 500, 500)  # train / val / test examples under --quick
+HIDDEN_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "softmax")  # softmax: the output only
 
 
 # -- shared pieces ------------------------------------------------------------------------
@@ -93,6 +94,14 @@ def build(input_size, hidden, activation="relu", init="glorot", std=1.0, dropout
     return model
 
 
+def check_each(flag, values, allowed):
+    """Every value of a comma-separated list flag is one of `allowed` (argparse's `choices`
+    cannot check a list), worded as task 3 words its --models."""
+    if not values or any(v not in allowed for v in values):
+        raise UsageError(must_be(flag, f"one or more of {', '.join(allowed)} (comma separated)",
+                                 ",".join(values)))
+
+
 def with_label(rows, **labels):
     return [{**labels, **row} for row in rows]
 
@@ -135,9 +144,7 @@ COMMON_TRAINING = [
                      arg("--epochs", type=positive_int, default=10),
                      *COMMON_TRAINING])
 def init(args, run):
-    bad = [i for i in args.inits if i not in INITIALISERS]
-    if bad:
-        raise UsageError(f"unknown initialiser {bad[0]!r}; choose from {', '.join(INITIALISERS)}.")
+    check_each("--inits", args.inits, INITIALISERS)
     splits, (x, y, xv, yv, _, _) = load(args)
     epochs = epochs_for(args)
     history, losses, metrics = [], {}, {"mean_train_loss": {}, "val_accuracy": {},
@@ -194,7 +201,8 @@ def _epoch_means(rows, key):
                      arg("--batch-sizes", type=int_list, default=[16, 32, 64]),
                      arg("--hidden1", type=int_list, default=[400, 500, 600]),
                      arg("--hidden2", type=int_list, default=[400, 500, 600]),
-                     arg("--activations", type=lambda s: s.split(","), default=["relu", "tanh"]),
+                     arg("--activations", type=lambda s: s.split(","), default=["relu", "tanh"],
+                         help=f"hidden activations to try, from {', '.join(HIDDEN_ACTIVATIONS)}"),
                      arg("--configs", type=positive_int, default=27,
                          help="configurations sampled from the grid"),
                      arg("--rungs", type=int_list, default=[1, 3, 9],
@@ -206,6 +214,7 @@ def _epoch_means(rows, key):
                      *COMMON_TRAINING])
 @reuse_if_finished  # minutes on MNIST: `all` run again does not redo it
 def search(args, run):
+    check_each("--activations", args.activations, HIDDEN_ACTIVATIONS)
     splits, data = load(args)
     grid = [dict(lr=lr, batch_size=b, hidden=(h1, h2), activation=a) for lr, b, h1, h2, a in
             itertools.product(args.lrs, args.batch_sizes, args.hidden1, args.hidden2,
@@ -360,11 +369,12 @@ GRADCHECK_N = [k * 10**i for i in range(6) for k in (1, 5)]
                          help="index of the training sample (default: the first whose gradient "
                               "on the checked weights is not all zero)")])
 def gradcheck(args, run):
+    layers = len(args.hidden) + 1  # the hidden layers and the softmax
+    if not 0 <= args.layer < layers:
+        raise UsageError(must_be("--layer", f"in 0..{layers - 1}", args.layer))
     splits, (x, y, xv, yv, _, _) = load(args)
     model = build(x.shape[1], args.hidden, num_classes=splits.num_classes,
                   seed=args.seed).compile(lr=args.lr)
-    if not 0 <= args.layer < len(model.layers):
-        raise UsageError(f"--layer must be in 0..{len(model.layers) - 1}, not {args.layer}.")
     start = time.time()
     history = model.fit(x, y, epochs_for(args, 1), args.batch_size,
                         eval_sets={"val": (xv, yv)})

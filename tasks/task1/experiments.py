@@ -504,7 +504,8 @@ def tricks(args, run):
     report = _table_study(args, run, data, "Tricks of the trade",
                           f"One hidden layer of {h}, lr {lr}, batch {b}; each row adds one "
                           "trick to the one above (momentum with lr 0.05). Base: sigmoid, "
-                          "N(0, 1) init, no shuffling. The course report held out 10% of its "
+                          "N(0, 1) init, no shuffling. The course report held out "
+                          f"{reported.TRICKS_VALIDATION_SHARE:.0%} of its "
                           "training set for validation; here the validation set is the "
                           f"dataset's own validation split ({len(data[0].y_val):,} examples).",
                           variants, reported.TRICKS)
@@ -529,7 +530,9 @@ def topology(args, run):
         return make
 
     variants = {"-".join(map(str, s)): variant(s) for s in args.sizes}
-    at_epoch_15 = {k: [("–",)] * 3 + [v] for k, v in reported.TOPOLOGY.items()}
+    # The report gives the last of its table's epochs only.
+    at_epoch_15 = {k: [("–",)] * (len(reported.TABLE_EPOCHS) - 1) + [v]
+                   for k, v in reported.TOPOLOGY.items()}
     report = _table_study(args, run, load(args), "Topology",
                           f"Improved sigmoid, fan-in init, shuffling, lr {lr}, batch {b} (the "
                           "tricks without momentum).", variants, at_epoch_15)

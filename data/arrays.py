@@ -8,6 +8,7 @@ overlaps preparing the next batch with training on this one.
 
     train = array_dataset(splits.x_train, splits.y_train, 128, shuffle=True, seed=0)
     model.fit(train, validation_data=array_dataset(splits.x_val, splits.y_val, 512), ...)
+    train, val, test = split_pipelines(splits, 128, seed=0)   # all three of a Splits
 """
 
 from __future__ import annotations
@@ -55,3 +56,24 @@ def array_dataset(x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool =
         dataset = dataset.map(lambda images, labels: (augment(images), labels),
                               num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def split_pipelines(splits, batch_size: int, seed: int = 0, flatten: bool = False,
+                    augment=None, eval_batch: int = 1000):
+    """Train (shuffled, optionally augmented), validation and test pipelines of `splits`.
+
+    Args:
+        splits: a `data.splits.Splits` (uint8 images and integer labels).
+        batch_size: training examples per batch.
+        seed: the training shuffle's seed.
+        flatten: give (N, H*W*C) rows, for MLPs.
+        augment: applied to the training batches only (see `array_dataset`).
+        eval_batch: examples per validation and test batch (they are only evaluated).
+
+    Example:
+        train, val, test = split_pipelines(splits, 128, seed=0, flatten=True)
+    """
+    return (array_dataset(splits.x_train, splits.y_train, batch_size, shuffle=True, seed=seed,
+                          flatten=flatten, augment=augment),
+            array_dataset(splits.x_val, splits.y_val, eval_batch, flatten=flatten),
+            array_dataset(splits.x_test, splits.y_test, eval_batch, flatten=flatten))

@@ -25,6 +25,10 @@ Two engines apply it:
 
     augment = batch_augmenter(REPORT_AUGMENT)           # images (B, H, W, C) float32
     dataset = dataset.map(lambda x, y: (augment(x, seed), y))
+
+Task 3's strong CNN does not use IDG's parameters: its augmentation, `shift_and_flip` (at the
+end of this file), is two Keras preprocessing layers (shifts of up to 2 pixels, horizontal
+flips on CIFAR-10 only) mapped over the training batches.
 """
 
 from __future__ import annotations
@@ -235,5 +239,33 @@ def augment_batch_fn(config: AugmentConfig):
         out = tf.numpy_function(legacy, [images], tf.float32, stateful=True)
         out.set_shape(images.shape)
         return out
+
+    return augment
+
+
+# -- Keras preprocessing layers: task 3's strong CNN -------------------------------------------
+def shift_and_flip(image_shape, flip: bool, seed: int = 0, max_shift_pixels: int = 2):
+    """`augment(images) -> images` on a float32 batch (B, H, W, C) with Keras's layers:
+    random shifts of up to `max_shift_pixels` each way (constant 0 fill), then, if `flip`, a
+    random horizontal flip. The augmentation of task 3's strong CNN (`cifar10-cnn`), passed to
+    `data.arrays.array_dataset(augment=...)`.
+
+    Shifts of up to 2 pixels: without them the strong net fitted Fashion-MNIST's training set
+    to 98.7% in 20 minutes and stopped at 92.4% test. Flip CIFAR-10 only: every shoe in
+    Fashion-MNIST points the same way, and a mirrored digit is another digit.
+
+    Example:
+        augment = shift_and_flip(splits.image_shape, flip=splits.name == "cifar10", seed=0)
+    """
+    import keras
+
+    height, width = image_shape[:2]
+    shift = keras.layers.RandomTranslation(max_shift_pixels / height, max_shift_pixels / width,
+                                           fill_mode="constant", seed=seed)
+    flipper = keras.layers.RandomFlip("horizontal", seed=seed + 1) if flip else None
+
+    def augment(images):
+        images = shift(images, training=True)
+        return flipper(images, training=True) if flipper else images
 
     return augment

@@ -140,3 +140,26 @@ def test_fast_engine_is_seeded_per_batch():
     other = fast_augment(images, tf.constant([4, 1]), REPORT_AUGMENT)
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(first, other)
+
+
+def test_shift_and_flip_moves_at_most_two_pixels_and_flips_only_when_asked():
+    """Task 3's Keras-layer augmentation: a lone bright pixel stays within 2 pixels of where
+    it was (or of its mirror image, with flips), and flips happen only when asked."""
+    from data.augment import shift_and_flip
+
+    side, row, col = 16, 8, 3
+    images = np.zeros((64, side, side, 1), np.float32)
+    images[:, row, col] = 1.0
+    for flip in (False, True):
+        out = np.asarray(shift_and_flip((side, side, 1), flip=flip, seed=0)(images))
+        assert out.shape == images.shape and out.dtype == np.float32
+        mirrored = 0
+        for image in out[..., 0]:
+            rows, cols = np.nonzero(image > 1e-6)
+            assert len(rows) and np.abs(rows - row).max() <= 2
+            near = np.abs(cols - col).max() <= 2
+            far = np.abs(cols - (side - 1 - col)).max() <= 2
+            assert near or (flip and far)
+            mirrored += bool(far)
+        assert (mirrored > 0) == flip  # about half the images mirrored, none without flips
+        assert not np.array_equal(out, images)  # the shifts moved something

@@ -1,5 +1,6 @@
 """Task 2: every experiment runs with --quick on small generated arrays and writes its files."""
 
+import csv
 import json
 
 import numpy as np
@@ -56,6 +57,33 @@ def test_study_writes_table_plot_and_tensorboard(tmp_path, fake_data):
     assert list((out / "tensorboard" / "relu").rglob("events.out.tfevents.*"))
 
 
+def test_study_rerun_trains_only_the_unfinished_variant(tmp_path, fake_data, monkeypatch):
+    import tasks.task2.experiments as task2
+
+    out = tmp_path / "activation"
+    argv = ["activation", "--quick", "--dataset", "fashion_mnist", "--out", str(out)]
+    assert run(argv) == 0
+    first = metrics(out)["variants"]
+    history = list(csv.DictReader(open(out / "history.csv")))
+
+    # Interrupted during the second variant: only its record is missing. A rerun trains it alone.
+    (out / "variants" / "elu.json").unlink()
+    trained = []
+    original = task2.train_variant
+    monkeypatch.setattr(task2, "train_variant",
+                        lambda *a, **k: trained.append(a[2]) or original(*a, **k))
+    assert run(argv) == 0
+    assert trained == ["elu"]
+    assert (out / "variants" / "elu.json").is_file()
+    again = metrics(out)["variants"]
+    assert again["relu"] == first["relu"]  # read back, not trained again
+    assert set(again) == {"relu", "elu"}
+    rows = list(csv.DictReader(open(out / "history.csv")))
+    assert [r["variant"] for r in rows] == [r["variant"] for r in history]
+    assert [r for r in rows if r["variant"] == "relu"] == [
+        r for r in history if r["variant"] == "relu"]
+
+
 def test_best_then_analyze(tmp_path, fake_data):
     best = tmp_path / "best"
     assert run(["best", "--quick", "--dataset", "fashion_mnist", "--out", str(best)]) == 0
@@ -82,7 +110,7 @@ def test_analyze_without_model_is_one_sentence(tmp_path, fake_data, capsys):
 
 
 def test_confident_mistakes_order():
-    from tasks.task2 import confident_mistakes
+    from tasks.task2.experiments import confident_mistakes
 
     y = np.array([0, 0, 0, 1, 1])
     probabilities = np.array([[0.2, 0.8], [0.4, 0.6], [0.9, 0.1], [0.7, 0.3], [0.1, 0.9]])
@@ -110,7 +138,7 @@ def test_mlp_builder_counts_and_penalties():
 
 @pytest.mark.slow
 def test_all_quick(tmp_path, fake_data):
-    from tasks.task2 import STUDIES
+    from tasks.task2.experiments import STUDIES
 
     out = tmp_path / "all"
     assert run(["all", "--quick", "--dataset", "fashion_mnist", "--out", str(out)]) == 0

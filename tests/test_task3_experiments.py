@@ -35,7 +35,7 @@ W2, B2 = np.array([[2.0, 0.0], [0.0, 4.0]]), np.array([0.0, 0.0])  # Keras's W (
 
 
 def test_dropout_schemes_by_hand():
-    from tasks.task3 import (first_hidden, logits_with_masks, softmax, trained_weights,
+    from tasks.task3.experiments import (first_hidden, logits_with_masks, softmax, trained_weights,
                              weight_scaling_logits)
 
     params = trained_weights([(W1, B1), (W2, B2)], rate=0.5)
@@ -58,7 +58,7 @@ def test_dropout_schemes_by_hand():
 
 
 def test_mask_average_converges_to_expectation():
-    from tasks.task3 import first_hidden, mask_average_accuracies, trained_weights
+    from tasks.task3.experiments import first_hidden, mask_average_accuracies, trained_weights
 
     params = trained_weights([(W1, B1), (W2, B2)], rate=0.5)
     hidden = first_hidden(params, X)
@@ -71,7 +71,7 @@ def test_mask_average_converges_to_expectation():
 def test_keras_inference_is_weight_scaling():
     """Keras's inverted dropout at inference equals scheme (i) on the converted weights."""
     from models.mlp import make_mlp
-    from tasks.task3 import (dense_parameters, first_hidden, softmax, trained_weights,
+    from tasks.task3.experiments import (dense_parameters, first_hidden, softmax, trained_weights,
                              weight_scaling_logits)
 
     model = make_mlp((6,), 3, hidden=(5, 4), dropout=0.5, seed=1)
@@ -85,7 +85,7 @@ def test_keras_inference_is_weight_scaling():
 def test_weight_norm_logger_one_value_per_update():
     import keras
 
-    from tasks.task3 import weight_norm_logger
+    from tasks.task3.experiments import weight_norm_logger
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     model.compile(keras.optimizers.SGD(0.1), "mse")
@@ -182,7 +182,7 @@ def test_experiment_quick(tmp_path, fake_data, name, files):
 
 @pytest.mark.slow
 def test_all_quick(tmp_path, fake_data):
-    from tasks.task3 import EXPERIMENTS
+    from tasks.task3.experiments import EXPERIMENTS
 
     out = tmp_path / "all"
     assert run(["all", "--quick", "--out", str(out)]) == 0
@@ -192,7 +192,7 @@ def test_all_quick(tmp_path, fake_data):
 
 def test_weight_decay_stops_on_crossentropy_and_resumes_at_the_unfinished_model(
         tmp_path, fake_data, monkeypatch):
-    import tasks.task3 as task3
+    import tasks.task3.experiments as task3
 
     out = tmp_path / "wd"
     argv = ["weight-decay", "--quick", "--dataset", "fashion_mnist", "--out", str(out)]
@@ -212,3 +212,34 @@ def test_weight_decay_stops_on_crossentropy_and_resumes_at_the_unfinished_model(
     assert run(argv) == 0
     assert trained == ["l2_0.0001"]
     assert metrics(out)["models"]["no_decay"] == first["no_decay"]
+
+
+def test_cifar10_cnn_bad_models_is_one_sentence(tmp_path, fake_data, capsys):
+    status = run(["cifar10-cnn", "--quick", "--dataset", "fashion_mnist", "--models", "big",
+                  "--out", str(tmp_path / "c")])
+    assert status == 2
+    assert "--models must be one or more of course, strong (comma separated); got 'big'." in \
+        capsys.readouterr().err
+
+
+def test_bn_vs_dropout_rerun_trains_only_the_unfinished_variant(tmp_path, fake_data,
+                                                                 monkeypatch):
+    import tasks.task3.experiments as task3
+
+    out = tmp_path / "bn"
+    argv = ["bn-vs-dropout", "--quick", "--dataset", "fashion_mnist", "--out", str(out)]
+    assert run(argv) == 0
+    first = metrics(out)["variants"]
+    (out / "variants" / "batchnorm.json").unlink()
+    trained = []
+    original = task3.train_cnn_variant
+    monkeypatch.setattr(task3, "train_cnn_variant",
+                        lambda *a, **k: trained.append(a[3]) or original(*a, **k))
+    assert run(argv) == 0
+    assert trained == ["batchnorm"]
+    again = metrics(out)["variants"]
+    assert again["plain"] == first["plain"] and again["dropout"] == first["dropout"]
+    assert set(again) == {"plain", "dropout", "batchnorm"}
+    # The table keeps the study's order, resumed or not.
+    assert [r["variant"] for r in csv.DictReader(open(out / "results.csv"))] == [
+        "plain", "dropout", "batchnorm"]

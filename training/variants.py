@@ -6,16 +6,16 @@ A study trains several models one after another (with and without L2, one per ac
 finished variants are read back instead of trained again. A different configuration gets a
 new folder (see `RunDir`), so a record is only ever reused by the configuration that wrote it.
 
-    variants = VariantStore(run)
-    for label, settings in ...:
-        record = variants.load(label)
-        if record is None:
-            record = variants.save(label, train_one(settings))
+`run_variants` is the one per-variant loop of every study:
+
+    records = run_variants(run, [("relu", {...}), ("elu", {...})], train_one)
+    # train_one(label, settings) -> a JSON-able record, e.g. {"rows": ..., "result": ...}
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 
 from suite.io import atomic_write_json, read_json
 
@@ -40,3 +40,26 @@ class VariantStore:
     def save(self, label: str, record: dict) -> dict:
         atomic_write_json(self.path(label), record)
         return record
+
+
+def run_variants(run, variants: Iterable[tuple[str, object]],
+                 train_one: Callable[[str, object], dict]) -> list[dict]:
+    """Each variant's record, in order: read back if it finished in an earlier run of this
+    configuration, else `train_one(label, settings)`, saved the moment it returns.
+
+    Args:
+        run: the study's results folder (a `RunDir`).
+        variants: (label, settings) pairs; the label names the record file, the settings are
+            whatever `train_one` needs (a config dict, a model builder, ...).
+        train_one: trains one variant and returns its record (JSON-able: lists, dicts,
+            numbers, strings).
+    """
+    store = VariantStore(run)
+    records = []
+    for label, settings in variants:
+        record = store.load(label)
+        if record is None:
+            print(f"\n--- {label}")
+            record = store.save(label, train_one(label, settings))
+        records.append(record)
+    return records

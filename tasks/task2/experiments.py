@@ -21,6 +21,9 @@ from models.mlp import ACTIVATIONS, INITIALIZERS, REGULARIZERS
 from training.optimizers import OPTIMIZERS
 from suite.cli import Task, arg, int_list, nonnegative_float, positive_float, positive_int
 from suite.errors import UsageError
+from suite.plots import new_figure
+from suite.report import Report, percent
+from tasks.task2 import reported
 from training.fitting import (
     TENSORBOARD_NOTE,
     compile_classifier,
@@ -29,8 +32,7 @@ from training.fitting import (
     log_confusion_matrix,
     plot_learning_curves,
 )
-from suite.plots import new_figure
-from suite.report import Report, percent
+from training.variants import run_variants
 
 task = Task("task2", "Task 2: a Keras MLP, its hyper-parameter studies and error analysis.",
             datasets=("cifar10", "fashion_mnist", "mnist"))
@@ -86,12 +88,9 @@ def build(config: dict, input_shape, num_classes: int, seed: int, steps_per_epoc
 
 def datasets(splits, batch_size: int, seed: int):
     """Train / validation / test pipelines of flattened rows (data.arrays)."""
-    from data.arrays import array_dataset
+    from data.arrays import split_pipelines
 
-    return (array_dataset(splits.x_train, splits.y_train, batch_size, shuffle=True, seed=seed,
-                          flatten=True),
-            array_dataset(splits.x_val, splits.y_val, 1000, flatten=True),
-            array_dataset(splits.x_test, splits.y_test, 1000, flatten=True))
+    return split_pipelines(splits, batch_size, seed, flatten=True)
 
 
 def input_size(splits) -> tuple[int]:
@@ -100,40 +99,27 @@ def input_size(splits) -> tuple[int]:
 
 # -- the studies -------------------------------------------------------------------------------
 def run_study(args, run, title: str, what: str, variants: list[tuple[str, dict]]) -> None:
-    """Train one MLP per (label, changes to BASE); table and plot of validation accuracy."""
+    """Train one MLP per (label, changes to BASE); table and plot of validation accuracy.
+
+    Each variant's record is saved as it ends (training.variants): a rerun resumes."""
     splits = load_splits(args)
     if args.quick:
         variants = variants[:2]
-    history, results = [], []
-    for label, changes in variants:
-        config = dict(BASE, **changes)
-        print(f"\n--- {what} = {label}")
-        train, val, _ = datasets(splits, config["batch_size"], args.seed)
-        model = build(config, input_size(splits), splits.num_classes, args.seed)
-        rows, seconds = fit_logged(model, train, val, 1 if args.quick else args.epochs,
-                                   run.file(f"tensorboard/{label}"))
-        history += [{"variant": label, **row} for row in rows]
-        results.append({"variant": label, "params": int(model.count_params()),
-                        "val_accuracy": rows[-1]["val_accuracy"],
-                        "best_val_accuracy": max(r["val_accuracy"] for r in rows),
-                        "train_seconds": round(seconds, 2)})
+    epochs = 1 if args.quick else args.epochs
+    records = run_variants(run, variants, lambda label, changes: train_variant(
+        run, splits, label, dict(BASE, **changes), epochs, args.seed))
+    history = [{"variant": label, **row}
+               for (label, _), record in zip(variants, records, strict=True)
+               for row in record["rows"]]
+    results = [record["result"] for record in records]
     run.write_history(history)
     run.write_csv("results.csv", results)
     best = max(results, key=lambda r: r["best_val_accuracy"])
     run.write_metrics({"dataset": args.dataset, "best_variant": best["variant"],
                        "best_val_accuracy": best["best_val_accuracy"],
                        "variants": {r["variant"]: r for r in results}})
-
-    fig, ax = new_figure(width=7)
-    for label, _ in variants:
-        rows = [r for r in history if r["variant"] == label]
-        ax.plot([r["epoch"] for r in rows], [r["val_accuracy"] for r in rows], marker=".",
-                label=label)
-    ax.set(xlabel="epoch", ylabel="validation accuracy", title=f"{title} ({args.dataset})")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    plot = run.save_figure(fig, "val_accuracy.png")
-
+    plot = plot_study(run, history, [label for label, _ in variants],
+                      f"{title} ({args.dataset})")
     report = Report(f"Task 2: {title}", f"Dataset {args.dataset}. Base MLP: {describe(BASE)}; "
                     f"only the {what} changes. Validation accuracy only (no test set).")
     report.table([what, "params", "final val accuracy", "best val accuracy", "train seconds"],
@@ -142,6 +128,31 @@ def run_study(args, run, title: str, what: str, variants: list[tuple[str, dict]]
     report.image(plot, f"Validation accuracy per epoch, one line per {what}")
     report.paragraph(TENSORBOARD_NOTE.format(path=run.file("tensorboard")))
     run.write_report(report)
+
+
+def train_variant(run, splits, label: str, config: dict, epochs: int, seed: int) -> dict:
+    """One study variant: the MLP of `config` trained `epochs`; its history rows and results."""
+    train, val, _ = datasets(splits, config["batch_size"], seed)
+    model = build(config, input_size(splits), splits.num_classes, seed)
+    rows, seconds = fit_logged(model, train, val, epochs, run.file(f"tensorboard/{label}"))
+    return {"rows": rows,
+            "result": {"variant": label, "params": int(model.count_params()),
+                       "val_accuracy": rows[-1]["val_accuracy"],
+                       "best_val_accuracy": max(r["val_accuracy"] for r in rows),
+                       "train_seconds": round(seconds, 2)}}
+
+
+def plot_study(run, history: list[dict], labels: list[str], title: str) -> str:
+    """Validation accuracy per epoch, one line per variant: val_accuracy.png."""
+    fig, ax = new_figure(width=7)
+    for label in labels:
+        rows = [r for r in history if r["variant"] == label]
+        ax.plot([r["epoch"] for r in rows], [r["val_accuracy"] for r in rows], marker=".",
+                label=label)
+    ax.set(xlabel="epoch", ylabel="validation accuracy", title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return run.save_figure(fig, "val_accuracy.png")
 
 
 def describe(config: dict) -> str:
@@ -263,8 +274,7 @@ def best(args, run):
                     f"{metrics['params']:,} parameters, {seconds:.0f} s of training.")
     report.table(["validation accuracy", "test accuracy"],
                  [[percent(val_accuracy), percent(test_accuracy)]])
-    reported = "about 54% (CIFAR-10)"
-    report.compare([["best MLP test accuracy", reported,
+    report.compare([["best MLP test accuracy", reported.BEST_TEST_ACCURACY,
                      f"{percent(test_accuracy)} ({args.dataset})"]])
     report.image(curves, "Loss and accuracy per epoch")
     report.paragraph("`python -m tasks.task2 analyze` draws its confusion matrix and "
@@ -327,10 +337,10 @@ def analyze(args, run):
                  [[names[i]] + [int(v) for v in matrix[i]] for i in classes])
     report.image(heatmap, "Confusion matrix (rows: true class, columns: predicted)")
     report.compare([
-        ["fewest right", "dog: 403 of 1,000, 251 called cat (CIFAR-10)",
+        ["fewest right", reported.FEWEST_RIGHT,
          f"{names[worst]}: {correct[worst]} of {matrix[worst].sum()}, "
          f"{matrix[worst, confused_with]} called {names[confused_with]}"],
-        ["most right", "automobile: 679 (CIFAR-10)", f"{names[most]}: {correct[most]}"]])
+        ["most right", reported.MOST_RIGHT, f"{names[most]}: {correct[most]}"]])
     report.image(grid, f"Per class (rows), the {WRONG_PER_CLASS} test images the model got "
                        f"wrong with the highest confidence: predicted label and probability")
     report.paragraph(TENSORBOARD_NOTE.format(path=run.file("tensorboard")) +
@@ -371,14 +381,10 @@ def plot_confident_mistakes(run, splits, probabilities, predicted) -> str:
 
 
 @task.experiment("all", "Every study, then `best` and `analyze` on its model.")
-def run_everything(args, run):
+def run_all(args, run):
     done = task.run_all(args, STUDIES + ["best"], run)
-    argv = ["analyze", "--model", str(done["best"].file("model.keras")), "--seed",
-            str(args.seed), "--threads", str(args.threads), "--out", str(run.path / "analyze"),
-            "--dataset", args.dataset] + (["--quick"] if args.quick else []) + \
-           (["--overwrite"] if args.overwrite else []) + \
-           (["--data-dir", args.data_dir] if args.data_dir else [])
-    task.run(task.parser().parse_args(argv))
+    task.run_all(args, ["analyze"], run,
+                 flags={"analyze": ["--model", str(done["best"].file("model.keras"))]})
     report = Report("Task 2: every experiment", f"Dataset {args.dataset}.")
     for name in STUDIES + ["best", "analyze"]:
         report.paragraph(f"- [{name}]({name}/report.md)")

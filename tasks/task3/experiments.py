@@ -13,12 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 from suite.cli import Task, arg, nonnegative_float, positive_float, positive_int
-from suite.errors import UsageError
-from training.callbacks import evaluate_each_epoch, step_loss_logger, time_budget
-from training.fitting import TENSORBOARD_NOTE, compile_classifier, fit_logged, load_splits
+from suite.errors import UsageError, must_be
 from suite.plots import new_figure
 from suite.report import Report, percent
-from training.variants import VariantStore
+from tasks.task3 import reported
+from training.callbacks import evaluate_each_epoch, step_loss_logger, time_budget
+from training.fitting import TENSORBOARD_NOTE, compile_classifier, fit_logged, load_splits
+from training.optimizers import make_optimizer
+from training.variants import run_variants
 
 task = Task("task3", "Task 3: CNNs and regularisation (weight decay, dropout, batch norm).",
             datasets=("mnist", "fashion_mnist", "cifar10"))
@@ -28,18 +30,10 @@ EVAL_BATCH = 1000
 
 def pipelines(splits, batch_size: int, seed: int, flatten: bool = False, augment=None):
     """Train (shuffled), validation and test `tf.data` pipelines (data.arrays)."""
-    from data.arrays import array_dataset
+    from data.arrays import split_pipelines
 
-    return (array_dataset(splits.x_train, splits.y_train, batch_size, shuffle=True, seed=seed,
-                          flatten=flatten, augment=augment),
-            array_dataset(splits.x_val, splits.y_val, EVAL_BATCH, flatten=flatten),
-            array_dataset(splits.x_test, splits.y_test, EVAL_BATCH, flatten=flatten))
-
-
-def adam(learning_rate: float):
-    import keras
-
-    return keras.optimizers.Adam(learning_rate)
+    return split_pipelines(splits, batch_size, seed, flatten=flatten, augment=augment,
+                           eval_batch=EVAL_BATCH)
 
 
 def plot_error_curves(run, curves: dict[str, list[dict]], keys, name: str, title: str) -> str:
@@ -80,18 +74,10 @@ def cnn_vs_mlp_models():
 def cnn_vs_mlp(args, run):
     splits = load_splits(args)
     epochs = 1 if args.quick else args.epochs
-    curves, results = {}, []
-    for name, builder in cnn_vs_mlp_models().items():
-        print(f"\n--- {name}")
-        train, val, test = pipelines(splits, args.batch_size, args.seed)
-        model = compile_classifier(builder(splits.image_shape, splits.num_classes),
-                                   adam(args.lr))
-        rows, seconds = fit_logged(model, train, val, epochs, run.file(f"tensorboard/{name}"))
-        curves[name] = rows
-        _, test_accuracy = model.evaluate(test, verbose=0)
-        results.append({"model": name, "params": int(model.count_params()),
-                        "val_accuracy": rows[-1]["val_accuracy"],
-                        "test_accuracy": float(test_accuracy), "train_seconds": round(seconds, 2)})
+    records = run_variants(run, cnn_vs_mlp_models().items(), lambda name, builder:
+                           train_compared_model(args, run, splits, name, builder, epochs))
+    curves = {record["result"]["model"]: record["rows"] for record in records}
+    results = [record["result"] for record in records]
     run.write_history([{"model": m, **r} for m, rows in curves.items() for r in rows])
     run.write_csv("results.csv", results)
     cnns = [r for r in results if r["model"].startswith("cnn")]
@@ -109,13 +95,28 @@ def cnn_vs_mlp(args, run):
                    percent(r["test_accuracy"]), r["train_seconds"]] for r in results])
     by_name = {r["model"]: r for r in results}
     report.compare([
-        ["CNN 12-24-48-96 (~50k) val", "98% (MNIST)", percent(by_name["cnn_50k"]["val_accuracy"])],
-        ["MLP (report B) val", "97.6% (MNIST)", percent(by_name["mlp_64-32"]["val_accuracy"])],
-        ["CNN 206,500 val", "about 98% (MNIST)", percent(by_name["cnn_206k"]["val_accuracy"])],
-        ["CNN params", "206,500", f"{by_name['cnn_206k']['params']:,}"]])
+        ["CNN 12-24-48-96 (~50k) val", reported.CNN_50K_VAL,
+         percent(by_name["cnn_50k"]["val_accuracy"])],
+        ["MLP (report B) val", reported.MLP_VAL, percent(by_name["mlp_64-32"]["val_accuracy"])],
+        ["CNN 206,500 val", reported.CNN_206K_VAL, percent(by_name["cnn_206k"]["val_accuracy"])],
+        ["CNN params", reported.CNN_206K_PARAMS, f"{by_name['cnn_206k']['params']:,}"]])
     report.image(plot, "Train (dotted) and validation (solid) error per epoch")
     report.paragraph(TENSORBOARD_NOTE.format(path=run.file("tensorboard")))
     run.write_report(report)
+
+
+def train_compared_model(args, run, splits, name: str, builder, epochs: int) -> dict:
+    """One model of cnn-vs-mlp, Adam; its history rows and results (test accuracy once)."""
+    train, val, test = pipelines(splits, args.batch_size, args.seed)
+    model = compile_classifier(builder(splits.image_shape, splits.num_classes),
+                               make_optimizer("adam", args.lr))
+    rows, seconds = fit_logged(model, train, val, epochs, run.file(f"tensorboard/{name}"))
+    _, test_accuracy = model.evaluate(test, verbose=0)
+    return {"rows": rows,
+            "result": {"model": name, "params": int(model.count_params()),
+                       "val_accuracy": rows[-1]["val_accuracy"],
+                       "test_accuracy": float(test_accuracy),
+                       "train_seconds": round(seconds, 2)}}
 
 
 # -- 2. weight decay and early stopping -------------------------------------------------------
@@ -131,7 +132,6 @@ def train_decay_model(args, run, splits, label: str, strength: float, epochs: in
 
     from models.mlp import make_mlp
 
-    print(f"\n--- {label}")
     train, val, test = pipelines(splits, 64, args.seed, flatten=True)
     model = compile_classifier(
         make_mlp((int(np.prod(splits.image_shape)),), splits.num_classes, hidden=(800, 800),
@@ -180,15 +180,13 @@ def weight_norm_logger():
 def weight_decay(args, run):
     splits = load_splits(args)
     epochs = 2 if args.quick else args.epochs
-    variants = VariantStore(run)  # each model's results saved as it ends; a rerun resumes
-    curves, norms, results = {}, [], []
-    for label, strength in (("no_decay", 0.0), (f"l2_{args.l2:g}", args.l2)):
-        record = variants.load(label) or variants.save(
-            label, train_decay_model(args, run, splits, label, strength, epochs))
-        curves[label] = record["rows"]
-        norms += [{"model": label, "update": i + 1, "weight_norm": n}
-                  for i, n in enumerate(record["norms"])]
-        results.append(record["result"])
+    records = run_variants(  # each model's results saved as it ends; a rerun resumes
+        run, (("no_decay", 0.0), (f"l2_{args.l2:g}", args.l2)), lambda label, strength:
+        train_decay_model(args, run, splits, label, strength, epochs))
+    curves = {record["result"]["model"]: record["rows"] for record in records}
+    norms = [{"model": record["result"]["model"], "update": i + 1, "weight_norm": n}
+             for record in records for i, n in enumerate(record["norms"])]
+    results = [record["result"] for record in records]
     run.write_history([{"model": m, **r} for m, rows in curves.items() for r in rows])
     run.write_csv("weight_norm.csv", norms)
     run.write_csv("results.csv", results)
@@ -212,7 +210,7 @@ def weight_decay(args, run):
     report.table(["model", "epochs run", "best epoch", "test error", "final weight norm"],
                  [[r["model"], r["epochs"], r["best_epoch"], percent(r["test_error"]),
                    r["final_weight_norm"]] for r in results])
-    report.compare([["lower test error", "the model without weight decay",
+    report.compare([["lower test error", reported.LOWER_TEST_ERROR,
                      min(results, key=lambda r: r["test_error"])["model"]]])
     report.image(errors, "Test error per epoch (the report's Figure 1)")
     report.image(norm_plot, "L2 norm of all parameters after every update (Figure 2)")
@@ -308,7 +306,7 @@ def dropout_inference(args, run):
     train, val, test = pipelines(splits, 128, args.seed, flatten=True)
     model = compile_classifier(make_mlp((int(np.prod(splits.image_shape)),), splits.num_classes,
                                         hidden=args.hidden, initializer="he", dropout=rate,
-                                        seed=args.seed), adam(1e-3))
+                                        seed=args.seed), make_optimizer("adam", 1e-3))
     rows, seconds = fit_logged(model, train, val, epochs, run.file("tensorboard"))
     run.write_history(rows)
     *_, x_test, y_test = splits.flat()
@@ -358,23 +356,15 @@ def dropout_inference(args, run):
                  arguments=[arg("--epochs", type=positive_int, default=10),
                             arg("--lr", type=positive_float, default=1e-3, help="Adam rate")])
 def bn_vs_dropout(args, run):
-    from models.cnn import VARIANTS, make_cnn_206k
+    from models.cnn import VARIANTS
 
     splits = load_splits(args)
     epochs = 1 if args.quick else args.epochs
-    curves, results = {}, []
-    for variant in VARIANTS:
-        print(f"\n--- {variant}")
-        train, val, test = pipelines(splits, 128, args.seed)
-        model = compile_classifier(make_cnn_206k(splits.image_shape, splits.num_classes,
-                                                 variant=variant), adam(args.lr))
-        rows, seconds = fit_logged(model, train, val, epochs, run.file(f"tensorboard/{variant}"),
-                                   callbacks=[evaluate_each_epoch(test)])
-        curves[variant] = rows
-        results.append({"variant": variant, "params": int(model.count_params()),
-                        "epoch_1_test_error": 1 - rows[0]["test_accuracy"],
-                        "test_error": 1 - rows[-1]["test_accuracy"],
-                        "train_seconds": round(seconds, 2)})
+    records = run_variants(run, [(variant, variant) for variant in VARIANTS],
+                           lambda label, variant: train_cnn_variant(args, run, splits, variant,
+                                                                    epochs))
+    curves = {record["result"]["variant"]: record["rows"] for record in records}
+    results = [record["result"] for record in records]
     run.write_history([{"variant": v, **r} for v, rows in curves.items() for r in rows])
     run.write_csv("results.csv", results)
     run.write_metrics({"dataset": args.dataset, "variants": {r["variant"]: r for r in results}})
@@ -388,10 +378,28 @@ def bn_vs_dropout(args, run):
                  [[r["variant"], r["params"], percent(r["epoch_1_test_error"]),
                    percent(r["test_error"]), r["train_seconds"]] for r in results])
     faster = min(results, key=lambda r: r["epoch_1_test_error"])["variant"]
-    report.compare([["learns faster", "batch norm", f"{faster} (lowest error after epoch 1)"]])
+    report.compare([["learns faster", reported.LEARNS_FASTER,
+                     f"{faster} (lowest error after epoch 1)"]])
     report.image(plot, "Test error per epoch")
     report.paragraph(TENSORBOARD_NOTE.format(path=run.file("tensorboard")))
     run.write_report(report)
+
+
+def train_cnn_variant(args, run, splits, variant: str, epochs: int) -> dict:
+    """The 206,500-parameter CNN as `variant` (plain, dropout, batchnorm), Adam, batch 128,
+    test accuracy after every epoch; its history rows and results."""
+    from models.cnn import make_cnn_206k
+
+    train, val, test = pipelines(splits, 128, args.seed)
+    model = compile_classifier(make_cnn_206k(splits.image_shape, splits.num_classes,
+                                             variant=variant), make_optimizer("adam", args.lr))
+    rows, seconds = fit_logged(model, train, val, epochs, run.file(f"tensorboard/{variant}"),
+                               callbacks=[evaluate_each_epoch(test)])
+    return {"rows": rows,
+            "result": {"variant": variant, "params": int(model.count_params()),
+                       "epoch_1_test_error": 1 - rows[0]["test_accuracy"],
+                       "test_error": 1 - rows[-1]["test_accuracy"],
+                       "train_seconds": round(seconds, 2)}}
 
 
 # -- 5. the course's CIFAR-10 ConvNet and a stronger one ------------------------------------------
@@ -400,29 +408,56 @@ CIFAR_MODELS = ("course", "strong")
 
 def cifar_setup(name: str, splits, seed: int = 0):
     """(model, learning rate, augmentation, label smoothing) for `course` or `strong`."""
-    import keras
-
+    from data.augment import shift_and_flip
     from models.cnn import make_course_convnet, make_strong_cnn
 
     if name == "course":  # the course's defaults: Adam lr 1e-4, weight decay 1e-3
         return (make_course_convnet(splits.image_shape, splits.num_classes, 1e-3), 1e-4, None,
                 0.0)
-    # Shifts of up to 2 pixels: without them the strong net fitted Fashion-MNIST's training
-    # set to 98.7% in 20 minutes and stopped at 92.4% test. Flips on CIFAR-10 only: every
-    # shoe in Fashion-MNIST points the same way, and a mirrored digit is another digit.
-    height, width = splits.image_shape[:2]
-    shift = keras.layers.RandomTranslation(2 / height, 2 / width, fill_mode="constant",
-                                           seed=seed)
-    flip = (keras.layers.RandomFlip("horizontal", seed=seed + 1)
-            if splits.name == "cifar10" else None)
-
-    def augment(images):
-        images = shift(images, training=True)
-        return flip(images, training=True) if flip else images
-
+    # Shifts of up to 2 pixels, flips on CIFAR-10 only (data.augment.shift_and_flip says why).
+    augment = shift_and_flip(splits.image_shape, flip=splits.name == "cifar10", seed=seed)
     # Label smoothing too: with the shifts alone it still over-fitted in 20 minutes on
     # Fashion-MNIST (94.5% train, 92.85% test).
     return make_strong_cnn(splits.image_shape, splits.num_classes), 2e-3, augment, 0.1
+
+
+def cifar_schedule(args) -> tuple[int, int, int]:
+    """(steps, steps between test points, batch size) of cifar10-cnn's flags."""
+    steps = args.steps or (10 ** 9 if args.budget_minutes else 4000)
+    if args.quick:  # the course net's 5x5 convs over 64 maps are heavy: small batches too
+        return min(steps, 8), 4, min(args.batch_size, 32)
+    return steps, args.eval_every, args.batch_size
+
+
+def train_cifar_model(args, run, splits, name: str, steps: int, every: int,
+                      batch_size: int) -> dict:
+    """`course` or `strong` trained `steps` (or the budget), test accuracy every `every` steps;
+    its curve rows, its loss every 100 steps and its results."""
+    import keras
+
+    model, rate, augment, smoothing = cifar_setup(name, splits, args.seed)
+    train, _, test = pipelines(splits, batch_size, args.seed, augment=augment)
+    compile_classifier(model, make_optimizer("adam", rate), label_smoothing=smoothing)
+    loss_log = step_loss_logger(100 if not args.quick else 5)
+    callbacks = [evaluate_each_epoch(test), loss_log]
+    if args.budget_minutes:  # the strong net anneals its rate over the budget
+        callbacks.append(time_budget(args.budget_minutes, anneal=name == "strong"))
+    elif name == "strong":  # or over the steps
+        model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
+            rate, decay_steps=steps)
+    rows, seconds = fit_logged(model, train.repeat(), None, -(-steps // every),
+                               run.file(f"tensorboard/{name}"), callbacks=callbacks,
+                               steps_per_epoch=every)
+    done_steps = min(loss_log.step, steps)
+    curve = [{"model": name, "step": r["epoch"] * every, **r} for r in rows]
+    curve[-1]["step"] = loss_log.step
+    _, test_accuracy = model.evaluate(test, verbose=0)
+    return {"rows": curve, "losses": [{"model": name, **row} for row in loss_log.rows],
+            "result": {"model": name, "params": int(model.count_params()),
+                       "steps": done_steps, "test_accuracy": float(test_accuracy),
+                       "train_seconds": round(seconds, 2),
+                       "images_per_second": round(done_steps * batch_size / seconds, 1),
+                       "budget_minutes": args.budget_minutes}}
 
 
 @task.experiment("cifar10-cnn", "The course's default ConvNet and a stronger CNN, bounded by "
@@ -439,51 +474,28 @@ def cifar_setup(name: str, splits, seed: int = 0):
                          help="steps between test-accuracy points"),
                      arg("--batch-size", type=positive_int, default=128)])
 def cifar10_cnn(args, run):
-    import keras
-
-    bad = [m for m in args.models if m not in CIFAR_MODELS]
-    if bad or not args.models:
-        raise UsageError(f"--models {','.join(args.models)}: choose from "
-                         f"{', '.join(CIFAR_MODELS)}.")
+    if not args.models or any(m not in CIFAR_MODELS for m in args.models):
+        raise UsageError(must_be("--models", f"one or more of {', '.join(CIFAR_MODELS)} "
+                                 f"(comma separated)", ",".join(args.models)))
     splits = load_splits(args)
-    steps = args.steps or (10 ** 9 if args.budget_minutes else 4000)
-    every = args.eval_every
-    batch_size = args.batch_size
-    if args.quick:  # the course net's 5x5 convs over 64 maps are heavy: small batches too
-        steps, every, batch_size = min(steps, 8), 4, min(batch_size, 32)
-    results, losses, curves = [], [], {}
-    for name in args.models:
-        print(f"\n--- {name}")
-        model, rate, augment, smoothing = cifar_setup(name, splits, args.seed)
-        train, _, test = pipelines(splits, batch_size, args.seed, augment=augment)
-        compile_classifier(model, adam(rate), label_smoothing=smoothing)
-        loss_log = step_loss_logger(100 if not args.quick else 5)
-        callbacks = [evaluate_each_epoch(test), loss_log]
-        if args.budget_minutes:  # the strong net anneals its rate over the budget
-            callbacks.append(time_budget(args.budget_minutes, anneal=name == "strong"))
-        elif name == "strong":  # or over the steps
-            model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
-                rate, decay_steps=steps)
-        chunks = -(-steps // every)
-        rows, seconds = fit_logged(model, train.repeat(), None, chunks,
-                                   run.file(f"tensorboard/{name}"), callbacks=callbacks,
-                                   steps_per_epoch=every)
-        done_steps = min(loss_log.step, steps)
-        curves[name] = [{"model": name, "step": r["epoch"] * every, **r} for r in rows]
-        curves[name][-1]["step"] = loss_log.step
-        losses += [{"model": name, **row} for row in loss_log.rows]
-        _, test_accuracy = model.evaluate(test, verbose=0)
-        results.append({"model": name, "params": int(model.count_params()),
-                        "steps": done_steps, "test_accuracy": float(test_accuracy),
-                        "train_seconds": round(seconds, 2),
-                        "images_per_second": round(done_steps * batch_size / seconds, 1),
-                        "budget_minutes": args.budget_minutes})
+    steps, every, batch_size = cifar_schedule(args)
+    records = run_variants(run, [(name, name) for name in args.models], lambda name, _:
+                           train_cifar_model(args, run, splits, name, steps, every, batch_size))
+    curves = {record["result"]["model"]: record["rows"] for record in records}
+    losses = [row for record in records for row in record["losses"]]
+    results = [record["result"] for record in records]
     run.write_history([row for rows in curves.values() for row in rows])
     run.write_csv("loss_every_100_steps.csv", losses)
     run.write_csv("results.csv", results)
     run.write_metrics({"dataset": args.dataset, "models": {r["model"]: r for r in results},
                        **{f"{r['model']}_test_accuracy": r["test_accuracy"] for r in results}})
+    plot = plot_cifar_curves(run, curves, losses)
+    run.write_report(cifar_report(args, results, plot, batch_size, steps,
+                                  run.file("tensorboard")))
 
+
+def plot_cifar_curves(run, curves: dict[str, list[dict]], losses: list[dict]) -> str:
+    """Training loss every 100 steps; train (dotted) and test accuracy: curves.png."""
     fig, (ax_loss, ax_acc) = new_figure(ncols=2, width=12)
     for i, name in enumerate(curves):
         points = [r for r in losses if r["model"] == name]
@@ -499,7 +511,11 @@ def cifar10_cnn(args, run):
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend()
-    plot = run.save_figure(fig, "curves.png")
+    return run.save_figure(fig, "curves.png")
+
+
+def cifar_report(args, results: list[dict], plot: str, batch_size: int, steps: int,
+                 tensorboard) -> Report:
     bound = (f"{args.budget_minutes:g} minutes per model" if args.budget_minutes
              else f"{steps} steps per model")
     report = Report("Task 3: CNNs on CIFAR-10 (or the --dataset given)",
@@ -513,12 +529,12 @@ def cifar10_cnn(args, run):
                    r["train_seconds"], r["images_per_second"]] for r in results])
     course = next((r for r in results if r["model"] == "course"), None)
     if course:
-        report.compare([["course ConvNet test accuracy", "about 70% after 4,000 steps (CIFAR-10)",
+        report.compare([["course ConvNet test accuracy", reported.COURSE_CONVNET_TEST,
                          f"{percent(course['test_accuracy'])} after {course['steps']} steps "
                          f"({args.dataset})"]])
     report.image(plot, "Training loss every 100 steps; train (dotted) and test accuracy")
-    report.paragraph(TENSORBOARD_NOTE.format(path=run.file("tensorboard")))
-    run.write_report(report)
+    report.paragraph(TENSORBOARD_NOTE.format(path=tensorboard))
+    return report
 
 
 EXPERIMENTS = ["cnn-vs-mlp", "weight-decay", "dropout-inference", "bn-vs-dropout", "cifar10-cnn"]
@@ -526,7 +542,7 @@ EXPERIMENTS = ["cnn-vs-mlp", "weight-decay", "dropout-inference", "bn-vs-dropout
 
 @task.experiment("all", "Every experiment, each on its report's dataset unless --dataset is "
                  "given.", datasets=("report", "mnist", "fashion_mnist", "cifar10"))
-def run_everything(args, run):
+def run_all(args, run):
     task.run_all(args, EXPERIMENTS, run)  # "report" is no experiment's: each keeps its default
     report = Report("Task 3: every experiment", f"Dataset: {args.dataset}.")
     for name in EXPERIMENTS:

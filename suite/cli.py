@@ -124,6 +124,7 @@ class Experiment:
     arguments: list = field(default_factory=list)
     datasets: tuple = ()
     default_dataset: str | None = None
+    prepare: Callable | None = None  # rewrites the parsed flags before the folder is made
 
 
 class Task:
@@ -142,13 +143,17 @@ class Task:
         self.experiments: dict[str, Experiment] = {}
 
     def experiment(self, name: str, help: str, arguments=(), datasets=None,
-                   default_dataset=None):
-        """Register `func(args, run)` as experiment `name` (decorator)."""
+                   default_dataset=None, prepare=None):
+        """Register `func(args, run)` as experiment `name` (decorator).
+
+        `prepare(args)`, if given, may rewrite the parsed flags before the results folder is
+        made (task 4's `submit --out x.csv` names the CSV, not the folder).
+        """
 
         def register(func):
             sets = tuple(datasets or self.datasets)
             self.experiments[name] = Experiment(name, help, func, list(arguments), sets,
-                                                default_dataset or sets[0])
+                                                default_dataset or sets[0], prepare)
             return func
 
         return register
@@ -186,6 +191,8 @@ class Task:
     def run(self, args) -> RunDir:
         """Run one experiment with parsed flags; return its results folder."""
         exp = self.experiments[args.experiment]
+        if exp.prepare:
+            exp.prepare(args)
         check_data_dir(args.data_dir)  # before any folder is written or TensorFlow loads
         out = Path(args.out) if args.out else Path("runs") / self.name / exp.name
         config = {k: v for k, v in vars(args).items() if k not in NOT_CONFIG}

@@ -26,22 +26,8 @@ from tasks.task4 import train as _train
 
 STARTED = time.time()  # --budget-minutes counts from here: imports and data loading included
 
-class DogsTask(Task):
-    """`Task`, except that `submit --out x.csv` names the submission file, as Kaggle users
-    expect. Its report then goes to the default folder, runs/task4/submit/, which records
-    the latest such submission and is replaced each time (the CSV is the result).
-
-    A subclass because the results folder is made before the experiment starts; a hook in
-    `suite.cli.Task` (flags rewritten before the folder is made) would replace it."""
-
-    def run(self, args):
-        if args.experiment == "submit" and args.out and args.out.lower().endswith(".csv"):
-            args.submission, args.out, args.overwrite = args.out, None, True
-        return super().run(args)
-
-
-task = DogsTask("task4", "Task 4: Kaggle Dogs vs. Cats with VGG-style CNNs.",
-                datasets=("dogs_vs_cats",))
+task = Task("task4", "Task 4: Kaggle Dogs vs. Cats with VGG-style CNNs.",
+            datasets=("dogs_vs_cats",))
 
 
 @task.experiment("train", "Train one CNN: best val weights kept, resumable, budget-aware.",
@@ -56,8 +42,16 @@ def run_analyze(args, run):
     _analyze.analyze(args, run)
 
 
+def csv_out_names_the_submission(args) -> None:
+    """`submit --out x.csv` names the submission file, as Kaggle users expect. The report then
+    goes to the default folder, runs/task4/submit/, which records the latest such submission
+    and is replaced each time (the CSV is the result)."""
+    if args.out and args.out.lower().endswith(".csv"):
+        args.submission, args.out, args.overwrite = args.out, None, True
+
+
 @task.experiment("submit", "Write the Kaggle submission file (id,label) for the test photos.",
-                 arguments=_submit.ARGUMENTS)
+                 arguments=_submit.ARGUMENTS, prepare=csv_out_names_the_submission)
 def run_submit(args, run):
     _submit.submit(args, run)
 

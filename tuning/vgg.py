@@ -298,8 +298,8 @@ def _datasets(args):
     from data.augment import NO_AUGMENT, REPORT_AUGMENT
     from data.dogs import load_dogs_vs_cats
 
-    data = load_dogs_vs_cats(args.data_dir, image_size=args.image_size, seed=args.seed,
-                             val_fraction=args.val_fraction, limit=args.limit)
+    data = load_dogs_vs_cats(args.data_dir, seed=args.seed, val_fraction=args.val_fraction,
+                             limit=args.limit)
     print(f"tuning: {len(data.train_files):,} training and {len(data.val_files):,} "
           f"validation images", flush=True)
     augment = replace(REPORT_AUGMENT, engine=args.engine) if args.augment else NO_AUGMENT

@@ -106,7 +106,10 @@ def test_best_then_analyze(tmp_path, fake_data):
 
 def test_analyze_without_model_is_one_sentence(tmp_path, fake_data, capsys):
     status = run(["analyze", "--model", str(tmp_path / "none.keras"), "--out", str(tmp_path / "a")])
-    assert status == 2 and "run `python -m tasks.task2 best` first" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert status == 2 and "run `python -m tasks.task2 best` first" in error
+    assert error.strip().endswith(f"got {str(tmp_path / 'none.keras')!r}.")  # must_be's wording
+    assert error.count("\n") == 1  # one sentence, no traceback
 
 
 def test_confident_mistakes_order():

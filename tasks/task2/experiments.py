@@ -20,7 +20,7 @@ import numpy as np
 from models.mlp import ACTIVATIONS, INITIALIZERS, REGULARIZERS
 from training.optimizers import OPTIMIZERS
 from suite.cli import Task, arg, int_list, nonnegative_float, positive_float, positive_int
-from suite.errors import UsageError
+from suite.errors import UsageError, must_be
 from suite.plots import new_figure
 from suite.report import Report, percent
 from tasks.task2 import reported
@@ -292,15 +292,16 @@ def analyze(args, run):
     from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
     if not Path(args.model).is_file():
-        raise UsageError(f"no saved model at {args.model}; run `python -m tasks.task2 best` "
-                         f"first or pass --model with the model.keras it wrote.")
+        raise UsageError(must_be("--model", "a saved model: run `python -m tasks.task2 best` "
+                                 "first or pass --model with the model.keras it wrote",
+                                 args.model))
     splits = load_splits(args)
     model = keras.models.load_model(args.model)
     expected = int(np.prod(splits.image_shape))
     if model.input_shape[-1] != expected:
-        raise UsageError(f"{args.model} takes {model.input_shape[-1]} inputs but "
-                         f"{args.dataset} images have {expected}; pass the --dataset it was "
-                         f"trained on.")
+        raise UsageError(must_be("--dataset", f"the dataset {args.model} was trained on "
+                                 f"({model.input_shape[-1]} inputs per image, not {expected})",
+                                 args.dataset))
     _, _, _, _, x_test, y_test = splits.flat()
     probabilities = model.predict(x_test, batch_size=1000, verbose=0)
     predicted = probabilities.argmax(axis=1)

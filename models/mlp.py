@@ -67,7 +67,7 @@ def make_mlp(input_shape, num_classes: int, hidden=(300,), activation: str = "re
     from keras import layers
 
     if activation not in ACTIVATIONS:
-        raise ValueError(f"activation {activation!r} is not one of {', '.join(ACTIVATIONS)}")
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {activation!r}.")
     inputs = keras.Input(shape=tuple(input_shape))
     x = layers.Flatten()(inputs) if len(input_shape) > 1 else inputs
     for i, units in enumerate(hidden):

@@ -135,7 +135,7 @@ def test_mlp_builder_counts_and_penalties():
     expected = sum(0.5 * float(np.sum(np.square(np.asarray(layer.kernel))))
                    for layer in model.layers if isinstance(layer, keras.layers.Dense))
     assert abs(float(sum(model.losses)) - expected) < 1e-5
-    with pytest.raises(ValueError, match="activation 'swish'"):
+    with pytest.raises(ValueError, match=r"^activation must be one of relu, .*; got 'swish'\.$"):
         make_mlp((4,), 2, activation="swish")
 
 

@@ -11,6 +11,20 @@ from data.splits import Splits
 NAMES = [f"class {i}" for i in range(10)]
 
 
+def retrained_after_losing(label, out, rerun, module, trainer: str, label_at: int,
+                           monkeypatch) -> list[str]:
+    """Delete variant `label`'s record in `out` (a run interrupted while training it), call
+    `rerun()` (which must succeed) and return the labels `module.<trainer>` trained again
+    (the label is its positional argument `label_at`)."""
+    (out / "variants" / f"{label}.json").unlink()
+    trained = []
+    original = getattr(module, trainer)
+    monkeypatch.setattr(module, trainer,
+                        lambda *a, **k: trained.append(a[label_at]) or original(*a, **k))
+    assert rerun() == 0
+    return trained
+
+
 def tiny_splits(n_train=256, n_val=64, n_test=64, shape=(28, 28, 1), seed=0):
     """Generated images a network can learn: each class a brighter band of rows, plus noise."""
     rng = np.random.default_rng(seed)
@@ -67,13 +81,8 @@ def test_study_rerun_trains_only_the_unfinished_variant(tmp_path, fake_data, mon
     history = list(csv.DictReader(open(out / "history.csv")))
 
     # Interrupted during the second variant: only its record is missing. A rerun trains it alone.
-    (out / "variants" / "elu.json").unlink()
-    trained = []
-    original = task2.train_variant
-    monkeypatch.setattr(task2, "train_variant",
-                        lambda *a, **k: trained.append(a[2]) or original(*a, **k))
-    assert run(argv) == 0
-    assert trained == ["elu"]
+    assert retrained_after_losing("elu", out, lambda: run(argv), task2, "train_variant", 2,
+                                  monkeypatch) == ["elu"]
     assert (out / "variants" / "elu.json").is_file()
     again = metrics(out)["variants"]
     assert again["relu"] == first["relu"]  # read back, not trained again

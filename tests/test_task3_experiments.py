@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.test_task2_experiments import tiny_splits
+from tests.test_task2_experiments import retrained_after_losing, tiny_splits
 
 
 @pytest.fixture
@@ -204,13 +204,8 @@ def test_weight_decay_stops_on_crossentropy_and_resumes_at_the_unfinished_model(
     first = metrics(out)["models"]
 
     # Interrupted during the second model: only its record is missing. A rerun trains it alone.
-    (out / "variants" / "l2_0.0001.json").unlink()
-    trained = []
-    original = task3.train_decay_model
-    monkeypatch.setattr(task3, "train_decay_model",
-                        lambda *a, **k: trained.append(a[3]) or original(*a, **k))
-    assert run(argv) == 0
-    assert trained == ["l2_0.0001"]
+    assert retrained_after_losing("l2_0.0001", out, lambda: run(argv), task3,
+                                  "train_decay_model", 3, monkeypatch) == ["l2_0.0001"]
     assert metrics(out)["models"]["no_decay"] == first["no_decay"]
 
 
@@ -230,13 +225,8 @@ def test_bn_vs_dropout_rerun_trains_only_the_unfinished_variant(tmp_path, fake_d
     argv = ["bn-vs-dropout", "--quick", "--dataset", "fashion_mnist", "--out", str(out)]
     assert run(argv) == 0
     first = metrics(out)["variants"]
-    (out / "variants" / "batchnorm.json").unlink()
-    trained = []
-    original = task3.train_cnn_variant
-    monkeypatch.setattr(task3, "train_cnn_variant",
-                        lambda *a, **k: trained.append(a[3]) or original(*a, **k))
-    assert run(argv) == 0
-    assert trained == ["batchnorm"]
+    assert retrained_after_losing("batchnorm", out, lambda: run(argv), task3,
+                                  "train_cnn_variant", 3, monkeypatch) == ["batchnorm"]
     again = metrics(out)["variants"]
     assert again["plain"] == first["plain"] and again["dropout"] == first["dropout"]
     assert set(again) == {"plain", "dropout", "batchnorm"}

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -168,13 +169,33 @@ class Task:
         sub = parser.add_subparsers(dest="experiment", metavar="<experiment>", required=True,
                                     parser_class=Parser)
         for exp in self.experiments.values():
-            p = sub.add_parser(exp.name, help=exp.help, description=exp.help,
-                               formatter_class=HelpFormatter)
-            add_common_flags(p, f"runs/{self.name}/{exp.name}", exp.datasets,
-                             exp.default_dataset)
-            for names, kwargs in exp.arguments:
-                p.add_argument(*names, **kwargs)
+            self._add_flags(sub.add_parser(exp.name, help=exp.help, description=exp.help,
+                                           formatter_class=HelpFormatter), exp)
         return parser
+
+    def _add_flags(self, p: argparse.ArgumentParser, exp: Experiment):
+        add_common_flags(p, f"runs/{self.name}/{exp.name}", exp.datasets, exp.default_dataset)
+        for names, kwargs in exp.arguments:
+            p.add_argument(*names, **kwargs)
+        return p
+
+    def command(self, args) -> str:
+        """The command line that reproduces parsed `args`: the experiment and every flag whose
+        value differs from its default (lists written back comma-separated)."""
+        exp = self.experiments[args.experiment]
+        words = ["python", "-m", f"tasks.{self.name}", exp.name]
+        for action in self._add_flags(Parser(add_help=False), exp)._actions:
+            value = getattr(args, action.dest, action.default)
+            if not action.option_strings or value == action.default or action.dest == "threads":
+                continue
+            if isinstance(action, argparse.BooleanOptionalAction):
+                words.append(action.option_strings[0 if value else 1])
+            elif action.nargs == 0:
+                words.append(action.option_strings[0])
+            else:
+                text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+                words += [action.option_strings[0], str(text)]
+        return shlex.join(words)
 
     def main(self, argv=None) -> int:
         """Parse `argv`, run the experiment, return the exit status."""
@@ -196,7 +217,9 @@ class Task:
         check_data_dir(args.data_dir)  # before any folder is written or TensorFlow loads
         out = Path(args.out) if args.out else Path("runs") / self.name / exp.name
         config = {k: v for k, v in vars(args).items() if k not in NOT_CONFIG}
-        run = RunDir(out, config, overwrite=args.overwrite)
+        run = RunDir(out, config, overwrite=args.overwrite,
+                     about={"task": self.name, "experiment": exp.name,
+                            "command": self.command(args)})
         import_tensorflow()  # quietly, now: every task uses Keras (task 1 its Progbar)
         set_seed(args.seed)
         start = time.time()

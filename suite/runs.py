@@ -28,9 +28,11 @@ class RunDir:
         config: the settings that define the results (flags, hyper-parameters); compared
             with the folder's `config.json` when it exists.
         overwrite: replace a folder written by another configuration.
+        about: what wrote it, recorded beside the configuration but not compared: the task,
+            the experiment and the command line (`python -m tasks report` quotes them).
     """
 
-    def __init__(self, path, config: dict, overwrite: bool = False):
+    def __init__(self, path, config: dict, overwrite: bool = False, about: dict | None = None):
         self.path = Path(path)
         self.config = config
         config_path = self.path / CONFIG_FILE
@@ -54,7 +56,7 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(self.path)
         self.started = time.time()
-        atomic_write_json(config_path, {"config": _normalise(config),
+        atomic_write_json(config_path, {"config": _normalise(config), **(about or {}),
                                         "versions": library_versions()})
 
     def file(self, name: str) -> Path:

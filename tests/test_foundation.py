@@ -262,3 +262,28 @@ def test_no_help_text_shows_a_default_of_none():
         helps += [experiments[name].format_help() for name in task.experiments]
     assert all("default: None" not in text for text in helps)
     assert sum("--augment, --no-augment" in text for text in helps) >= 3  # task4 x2, tuning
+
+
+@pytest.mark.parametrize("task_name,argv", [
+    ("task1", ["search", "--quick", "--dataset", "digits", "--batch-sizes", "16,64"]),
+    ("task3", ["cifar10-cnn", "--models", "strong", "--budget-minutes", "20"]),
+    ("task4", ["train", "--no-augment", "--lr", "0.01", "--data-dir", "/data"]),
+    ("task4", ["submit", "--tta", "--out", "runs/x"]),
+])
+def test_the_recorded_command_reproduces_the_flags(task_name, argv, tmp_path):
+    import importlib
+    import shlex
+
+    task = importlib.import_module(f"tasks.{task_name}").task
+    args = task.parser().parse_args(argv)
+    words = shlex.split(task.command(args))
+    assert words[:3] == ["python", "-m", f"tasks.{task_name}"]
+    assert vars(task.parser().parse_args(words[3:])) == vars(args)
+
+
+def test_a_results_folder_records_what_wrote_it(tmp_path):
+    run = RunDir(tmp_path / "r", {"seed": 1}, about={"task": "task9", "command": "python -m x"})
+    written = read_json(run.file("config.json"))
+    assert written["config"] == {"seed": 1}
+    assert written["task"] == "task9" and written["command"] == "python -m x"
+    RunDir(tmp_path / "r", {"seed": 1}, about={"command": "another"})  # not compared: no clash

@@ -33,6 +33,8 @@ from data.errors import DataError
 from data.locate import check_data_dir
 from suite.env import default_threads, limit_threads, set_seed
 from suite.errors import UsageError, must_be
+from suite.io import read_json
+from suite.report import Report
 from suite.runs import RunDir
 from suite.tf_quiet import import_tensorflow
 
@@ -228,18 +230,27 @@ class Task:
         return run
 
     def run_all(self, args, names, run: RunDir, flags=None) -> dict[str, RunDir]:
-        """Run experiments `names` with this call's common flags, each in `run`'s subfolder.
+        """Run experiments `names` with this call's common flags, each in `run`'s subfolder;
+        return the results folders of those that ran.
 
         `flags` maps an experiment's name to more flags of its own (a list of strings), for
-        a runner that chains experiments (`analyze --model <best's model>`).
+        a runner that chains experiments (`analyze --model <best's model>`). An experiment
+        whose data cannot be had (CIFAR-10 offline) is not run: the others still are, and
+        the reason is kept in `not_run.json` for the runner's report (`write_index`).
         """
         parser = self.parser()
-        done = {}
+        done, not_run = {}, read_not_run(run)
         for name in names:
             argv = [name, *self.common_argv(args, name), "--out", str(run.path / name),
                     *(flags or {}).get(name, [])]
             print(f"\n=== {self.name} {name}")
-            done[name] = self.run(parser.parse_args(argv))
+            try:
+                done[name] = self.run(parser.parse_args(argv))
+                not_run.pop(name, None)
+            except DataError as error:
+                print(f"{self.name} {name}: not run: {error}", file=sys.stderr)
+                not_run[name] = str(error)
+            run.write_json(NOT_RUN_FILE, not_run)
         return done
 
     def common_argv(self, args, name: str) -> list[str]:
@@ -252,6 +263,27 @@ class Task:
         if args.dataset in self.experiments[name].datasets:
             argv += ["--dataset", args.dataset]
         return argv
+
+
+NOT_RUN_FILE = "not_run.json"
+
+
+def read_not_run(run: RunDir) -> dict[str, str]:
+    """The experiments a runner could not run in `run`, each with the reason."""
+    path = run.file(NOT_RUN_FILE)
+    return read_json(path) if path.exists() else {}
+
+
+def write_index(run: RunDir, title: str, intro: str, names) -> None:
+    """The runner's `report.md`: a link to each experiment's report, or why it did not run."""
+    not_run = read_not_run(run)
+    report = Report(title, intro)
+    report.table(["experiment", "report"],
+                 [[name, f"not run: {not_run[name]}" if name in not_run
+                   else f"[{name}/report.md]({name}/report.md)"] for name in names])
+    run.write_report(report)
+    if not_run:
+        print(f"not run: {', '.join(not_run)} (see {run.file('report.md')})")
 
 
 def exit_status(name: str, body: Callable[[], int],

@@ -287,3 +287,30 @@ def test_a_results_folder_records_what_wrote_it(tmp_path):
     assert written["config"] == {"seed": 1}
     assert written["task"] == "task9" and written["command"] == "python -m x"
     RunDir(tmp_path / "r", {"seed": 1}, about={"command": "another"})  # not compared: no clash
+
+
+def test_all_runs_what_it_can_and_says_what_it_could_not(tmp_path, capsys):
+    from data.errors import DatasetNotFound
+    from suite.cli import Task, write_index
+
+    toy = Task("toy", "A toy task.", datasets=("digits", "cifar10"))
+
+    @toy.experiment("fine", "Writes its report.")
+    def fine(args, run):
+        (run.path / "report.md").write_text("# fine\n")
+
+    @toy.experiment("offline", "Needs a dataset that is not here.", datasets=("cifar10",))
+    def offline(args, run):
+        raise DatasetNotFound("CIFAR-10 not found: looked for cifar-10-batches-py")
+
+    @toy.experiment("all", "Both.")
+    def run_all(args, run):
+        done = toy.run_all(args, ["offline", "fine"], run)
+        assert list(done) == ["fine"]
+        write_index(run, "Toy: every experiment", "", ["offline", "fine"])
+
+    assert toy.main(["all", "--out", str(tmp_path / "all"), "--dataset", "digits"]) == 0
+    report = (tmp_path / "all" / "report.md").read_text()
+    assert "| offline | not run: CIFAR-10 not found: looked for cifar-10-batches-py |" in report
+    assert "| fine | [fine/report.md](fine/report.md) |" in report
+    assert "toy offline: not run: CIFAR-10 not found" in capsys.readouterr().err

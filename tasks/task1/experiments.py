@@ -19,7 +19,7 @@ import numpy as np
 
 from data import load_dataset
 from models.numpy_mlp import ACTIVATIONS, INITIALISERS, Model
-from suite.cli import (Task, arg, float_list, fraction, int_list, nonnegative_float,
+from suite.cli import (Task, arg, write_index, float_list, fraction, int_list, nonnegative_float,
                               positive_float, positive_int)
 from suite.errors import UsageError, must_be
 from suite.plots import new_figure
@@ -626,9 +626,6 @@ ALL = ("init", "search", "gradcheck", "tricks", "topology", "regularize")
 @task.experiment("all", "Experiments 1-6 (init ... regularize), each in its own subfolder.")
 def run_all(args, run):
     done = task.run_all(args, ALL, run)
-    report = Report("Task 1: every experiment", f"On {args.dataset}"
-                    + (", --quick" if args.quick else "") + ".")
-    report.table(["experiment", "report"], [[name, f"[{name}/report.md]({name}/report.md)"]
-                                           for name in done])
     run.write_metrics({name: str(r.path) for name, r in done.items()})
-    run.write_report(report)
+    write_index(run, "Task 1: every experiment",
+                f"On {args.dataset}" + (", --quick" if args.quick else "") + ".", ALL)

@@ -19,7 +19,8 @@ import numpy as np
 
 from models.mlp import ACTIVATIONS, INITIALIZERS, REGULARIZERS
 from training.optimizers import OPTIMIZERS
-from suite.cli import Task, arg, int_list, nonnegative_float, positive_float, positive_int
+from suite.cli import (Task, arg, int_list, nonnegative_float, positive_float, positive_int,
+                       write_index)
 from suite.errors import UsageError, must_be
 from suite.plots import new_figure
 from suite.report import Report, percent
@@ -384,12 +385,11 @@ def plot_confident_mistakes(run, splits, probabilities, predicted) -> str:
 @task.experiment("all", "Every study, then `best` and `analyze` on its model.")
 def run_all(args, run):
     done = task.run_all(args, STUDIES + ["best"], run)
-    task.run_all(args, ["analyze"], run,
-                 flags={"analyze": ["--model", str(done["best"].file("model.keras"))]})
-    report = Report("Task 2: every experiment", f"Dataset {args.dataset}.")
-    for name in STUDIES + ["best", "analyze"]:
-        report.paragraph(f"- [{name}]({name}/report.md)")
-    run.write_report(report)
+    if "best" in done:
+        task.run_all(args, ["analyze"], run,
+                     flags={"analyze": ["--model", str(done["best"].file("model.keras"))]})
+    write_index(run, "Task 2: every experiment", f"Dataset {args.dataset}.",
+                STUDIES + ["best", "analyze"])
 
 
 __all__ = ["task", "BASE", "BEST", "INITIALIZERS", "confident_mistakes"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from suite.cli import Task, arg, nonnegative_float, positive_float, positive_int
+from suite.cli import Task, arg, nonnegative_float, positive_float, positive_int, write_index
 from suite.errors import UsageError, must_be
 from suite.plots import new_figure
 from suite.report import Report, percent
@@ -544,10 +544,7 @@ EXPERIMENTS = ["cnn-vs-mlp", "weight-decay", "dropout-inference", "bn-vs-dropout
                  "given.", datasets=("report", "mnist", "fashion_mnist", "cifar10"))
 def run_all(args, run):
     task.run_all(args, EXPERIMENTS, run)  # "report" is no experiment's: each keeps its default
-    report = Report("Task 3: every experiment", f"Dataset: {args.dataset}.")
-    for name in EXPERIMENTS:
-        report.paragraph(f"- [{name}]({name}/report.md)")
-    run.write_report(report)
+    write_index(run, "Task 3: every experiment", f"Dataset: {args.dataset}.", EXPERIMENTS)
 
 
 __all__ = ["task", "weight_norm_logger", "logits_with_masks", "weight_scaling_logits",

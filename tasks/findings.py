@@ -1,0 +1,347 @@
+"""The course reports' findings, one per row of ../shared/REPORTED.md, as data.
+
+Each `Finding` names the experiment that reproduces it and a `judge(metrics, folder)` that
+reads that experiment's `metrics.json` (and, for the tuning search, `trials.csv`) and returns
+(what we measured, verdict). `python -m tasks report` (tasks/report.py) finds the newest
+results folder of each, judges it and writes one page.
+
+The reported figures come from the tasks' `reported.py`; the few that no task quotes in its
+own report.md (report B's init and search rows, the tuning tables) are copied here from
+REPORTED.md. A verdict is "reproduced (...)" within the tolerance it states, or "differs: ...";
+whether the run used the report's dataset and budget is checked by the report, not here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from suite.io import read_csv
+from suite.report import percent
+from tasks.task1 import reported as task1
+from tasks.task2 import reported as task2
+from tasks.task3 import reported as task3
+from tasks.task4 import reported as task4
+
+# Tolerances: how far ours may be from a reported figure and still count as reproduced.
+ACCURACY_POINTS = 0.01  # a reported accuracy (1 percentage point)
+ABOUT_POINTS = 0.02  # an "about 54%"-style reported accuracy
+LOSS_TOLERANCE = 0.1  # a final mean training loss
+EPS_FACTOR = 3  # the gradient check's best eps, within this factor of the report's
+
+# init, report B (784-24-12-10, lr 0.01, batch 1000): mean training loss per epoch.
+INIT_LOSS_B = {"zero": [2.3] * 10,
+               "normal": [3.41, 2.25, 2.20, 2.18, 2.16, 2.15, 2.13, 2.11, 2.08, 2.03],
+               "glorot": [1.55, 0.55, 0.40, 0.35, 0.32, 0.30, 0.29, 0.27, 0.26, 0.25]}
+SEARCH_B_VAL = 0.972  # 64-32 ReLU, lr 0.01, batch 64, 50 epochs
+# The tuning report's Tables 1-4: the value of each hyper-parameter with the best accuracy
+# (Table 1's best is 16 layers, 0.9445; see tuning/results.py's REPORTED for every row).
+TUNING_BEST = {"depth": 16, "kernel_size": 2, "batch_size": 16, "learning_rate": 0.03}
+
+Judge = Callable[[dict, Path], tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reported finding and how to check it.
+
+    Args:
+        key: a short name, unique.
+        task, experiment: the results folders that reproduce it (`config.json`'s).
+        what: the finding, in a few words.
+        reported: the reported figure, as text.
+        judge: `judge(metrics, folder) -> (ours, verdict)`.
+        dataset: the dataset the report measured it on.
+        when: `when(config) -> bool`: whether a folder's flags are this finding's settings.
+    """
+
+    key: str
+    task: str
+    experiment: str
+    what: str
+    reported: str
+    judge: Judge
+    dataset: str = "mnist"
+    when: Callable[[dict], bool] = lambda config: True
+
+
+# -- verdicts --------------------------------------------------------------------------------
+def reproduced(why: str) -> str:
+    return f"reproduced ({why})"
+
+
+def differs(why: str) -> str:
+    return f"differs: {why}"
+
+
+def close(ours: float, reported: float, tolerance: float, show=percent) -> str:
+    """The verdict on one figure: within `tolerance` of the reported one, or by how much not."""
+    gap = ours - reported
+    if abs(gap) <= tolerance:
+        return reproduced(f"within ±{show(tolerance)} of {show(reported)}")
+    return differs(f"{show(abs(gap))} {'above' if gap > 0 else 'below'} {show(reported)}, "
+                   f"more than ±{show(tolerance)}")
+
+
+def all_close(pairs, tolerance: float) -> str:
+    """The verdict on several (label, ours, reported) figures at once."""
+    off = [f"{label} {percent(ours, 1)} vs {percent(reported, 1)}"
+           for label, ours, reported in pairs if abs(ours - reported) > tolerance]
+    if not off:
+        return reproduced(f"all {len(pairs)} within ±{percent(tolerance, 1)}")
+    return differs(f"{len(off)} of {len(pairs)} off by more than ±{percent(tolerance, 1)}: "
+                   + "; ".join(off))
+
+
+def number_in(text: str) -> float:
+    """The first number of a reported text, as a fraction when it is a percentage:
+    'about 54% (CIFAR-10)' -> 0.54, '0.94597' -> 0.94597."""
+    match = re.search(r"(\d+(?:\.\d+)?)(%?)", text)
+    return float(match.group(1)) / (100 if match.group(2) else 1)
+
+
+def loss(value) -> str:
+    return f"{value:.3f}"
+
+
+# -- task 1 ----------------------------------------------------------------------------------
+def init_judge(reference: dict) -> Judge:
+    """Zero init stays at ln(classes); Glorot ends within LOSS_TOLERANCE of the report and
+    below normal init."""
+    def judge(metrics, folder):
+        losses = metrics["mean_train_loss"]
+        zero, normal, glorot = losses["zero"], losses["normal"], losses["glorot"]
+        ours = (f"zero {loss(zero[0])} → {loss(zero[-1])}, normal final {loss(normal[-1])}, "
+                f"Glorot final {loss(glorot[-1])}")
+        flat = max(abs(z - zero[0]) for z in zero) < 1e-3
+        gap = glorot[-1] - reference["glorot"][-1]
+        if not flat:
+            return ours, differs("zero init's loss moved")
+        if glorot[-1] >= normal[-1]:
+            return ours, differs("Glorot did not end below normal init")
+        if abs(gap) > LOSS_TOLERANCE:
+            return ours, differs(f"Glorot's final loss is {abs(gap):.2f} from the report's "
+                                 f"{reference['glorot'][-1]}")
+        return ours, reproduced(f"zero flat at {loss(zero[0])} (ln classes), Glorot below "
+                                f"normal and within ±{LOSS_TOLERANCE} of "
+                                f"{reference['glorot'][-1]}")
+    return judge
+
+
+def final_losses(reference: dict) -> str:
+    """'zero 2.3026, normal 0.773, glorot 0.519 (mean training loss, epoch 10)'."""
+    epochs = len(next(iter(reference.values())))
+    return (", ".join(f"{name} {values[-1]}" for name, values in reference.items())
+            + f" (mean training loss, epoch {epochs}); zero stays at ln 10")
+
+
+def search_judge(reference: float) -> Judge:
+    def judge(metrics, folder):
+        best = metrics["best"]
+        ours = (f"best val {percent(metrics['val_accuracy'])} (lr {best['lr']}, batch "
+                f"{best['batch_size']}, {best['hidden']} {best['activation']}); "
+                f"{metrics['at_least_98']} of {metrics['configs_tried']} ≥ 98%")
+        return ours, close(metrics["val_accuracy"], reference, ACCURACY_POINTS / 2)
+    return judge
+
+
+def gradcheck_judge(metrics, folder):
+    eps64, eps32 = 1 / metrics["best_n"], 1 / metrics["best_n_float32"]
+    ours = f"best eps {eps32:.2g} in float32, {eps64:.2g} in float64"
+    ratio = max(eps32, task1.GRADCHECK_BEST_EPS) / min(eps32, task1.GRADCHECK_BEST_EPS)
+    if ratio <= EPS_FACTOR:
+        return ours, reproduced(f"float32's best eps within a factor {EPS_FACTOR} of "
+                                f"{task1.GRADCHECK_BEST_EPS}")
+    return ours, differs(f"float32's best eps is {ratio:.0f}x from {task1.GRADCHECK_BEST_EPS}")
+
+
+def table_judge(reference: dict) -> Judge:
+    """The (train, val, test) table at the report's last epoch: each variant's test accuracy
+    against the report's."""
+    last = task1.TABLE_EPOCHS[-1]
+
+    def judge(metrics, folder):
+        table = metrics["accuracy"]
+        pairs = [(name, table[name][str(last)][2], reference[name][-1][2] / 100)
+                 for name in reference if name in table and str(last) in table[name]]
+        if not pairs:
+            return "no variant reached epoch 15", differs("not trained to the report's epoch")
+        ours = "; ".join(f"{name} {percent(test, 1)}" for name, test, _ in pairs)
+        return f"test accuracy at epoch {last}: {ours}", all_close(pairs, ACCURACY_POINTS)
+    return judge
+
+
+def regularize_judge(metrics, folder):
+    val, test = metrics["val_accuracy"], metrics["test_accuracy"]
+    pairs = [("val", val, number_in(task1.REGULARIZE)), ("test", test,
+                                                         number_in(task1.REGULARIZE))]
+    return f"val {percent(val)}, test {percent(test)}", all_close(pairs, ABOUT_POINTS)
+
+
+def accuracy_judge(key: str, reference: float, tolerance: float = ABOUT_POINTS) -> Judge:
+    """One accuracy of metrics.json against the reported one."""
+    def judge(metrics, folder):
+        return f"{key} {percent(metrics[key])}", close(metrics[key], reference, tolerance)
+    return judge
+
+
+TASK1 = [
+    Finding("init-a", "task1", "init", "Initialisation, report A (784-500-400-10)",
+            final_losses(task1.INIT_LOSS), init_judge(task1.INIT_LOSS),
+            when=lambda c: c.get("hidden", [500, 400]) == [500, 400]),
+    Finding("init-b", "task1", "init", "Initialisation, report B (784-24-12-10)",
+            final_losses(INIT_LOSS_B), init_judge(INIT_LOSS_B),
+            when=lambda c: c.get("hidden") == [24, 12]),
+    Finding("search-a", "task1", "search", "Search, report A: best of the 0.5M-1M grid",
+            f"{percent(task1.SEARCH_BEST['val_accuracy'])} val "
+            f"({task1.SEARCH_BEST['at_least_98']} ≥ 98%)",
+            search_judge(task1.SEARCH_BEST["val_accuracy"]),
+            when=lambda c: c.get("hidden1") != [64]),
+    Finding("search-b", "task1", "search", "Search, report B: 64-32 ReLU, lr 0.01, batch 64",
+            f"{percent(SEARCH_B_VAL, 1)} val", search_judge(SEARCH_B_VAL),
+            when=lambda c: c.get("hidden1") == [64] and c.get("hidden2") == [32]),
+    Finding("gradcheck", "task1", "gradcheck", "Gradient check: best eps",
+            f"about {task1.GRADCHECK_BEST_EPS}", gradcheck_judge),
+    Finding("tricks", "task1", "tricks", "Tricks of the trade, test accuracy at epoch 15",
+            "; ".join(f"{k} {v[-1][2]}%" for k, v in task1.TRICKS.items()),
+            table_judge(task1.TRICKS)),
+    Finding("topology", "task1", "topology", "Topology, test accuracy at epoch 15",
+            "; ".join(f"{k} {v[2]}%" for k, v in task1.TOPOLOGY.items()),
+            table_judge({k: [v] for k, v in task1.TOPOLOGY.items()})),
+    Finding("regularize", "task1", "regularize", "ReLU, Xavier, dropout, lr decay",
+            task1.REGULARIZE, regularize_judge),
+    Finding("cifar10-numpy", "task1", "cifar10-numpy", "NumPy MLP on CIFAR-10",
+            f"about {percent(task1.CIFAR10_NUMPY_TEST, 0)} test",
+            accuracy_judge("test_accuracy", task1.CIFAR10_NUMPY_TEST), dataset="cifar10"),
+]
+
+
+# -- tasks 2 and 3 ---------------------------------------------------------------------------
+def classes_judge(metrics, folder):
+    """The class got right least often (and mistaken for which) and most often."""
+    fewest, most = metrics["fewest_right_class"], metrics["most_right_class"]
+    ours = (f"fewest right: {fewest}, {metrics['fewest_right']} "
+            f"({metrics['fewest_right_confused_count']} called "
+            f"{metrics['fewest_right_confused_with']}); most right: {most}, "
+            f"{metrics['most_right']}")
+    same = (fewest, metrics["fewest_right_confused_with"], most) == ("dog", "cat", "automobile")
+    return ours, (reproduced("the same classes") if same
+                  else differs("other classes than dog / cat / automobile"))
+
+
+def convnet_judge(metrics, folder):
+    course = metrics["models"]["course"]
+    ours = f"test {percent(course['test_accuracy'])} after {course['steps']:,} steps"
+    verdict = close(course["test_accuracy"], number_in(task3.COURSE_CONVNET_TEST), ABOUT_POINTS)
+    if course["steps"] != 4000 and verdict.startswith("reproduced"):
+        verdict = differs(f"{course['steps']:,} steps, not the report's 4,000")
+    return ours, verdict
+
+
+def cnn_vs_mlp_b_judge(metrics, folder):
+    models = metrics["models"]
+    cnn, mlp = models["cnn_50k"]["val_accuracy"], models["mlp_64-32"]["val_accuracy"]
+    ours = f"CNN ~50k val {percent(cnn)}, MLP 64-32 val {percent(mlp)}"
+    if cnn <= mlp:
+        return ours, differs("the CNN is not ahead of the MLP")
+    return ours, all_close([("CNN", cnn, number_in(task3.CNN_50K_VAL)),
+                            ("MLP", mlp, number_in(task3.MLP_VAL))], ACCURACY_POINTS)
+
+
+def cnn_vs_mlp_a_judge(metrics, folder):
+    cnn = metrics["models"]["cnn_206k"]
+    ours = f"CNN val {percent(cnn['val_accuracy'])}, {cnn['params']:,} params"
+    if f"{cnn['params']:,}" != task3.CNN_206K_PARAMS:
+        return ours, differs(f"{cnn['params']:,} parameters, not {task3.CNN_206K_PARAMS}")
+    return ours, close(cnn["val_accuracy"], number_in(task3.CNN_206K_VAL), ACCURACY_POINTS)
+
+
+def weight_decay_judge(metrics, folder):
+    errors = {name: m["test_error"] for name, m in metrics["models"].items()}
+    lower = min(errors, key=errors.get)
+    ours = "test error " + ", ".join(f"{name} {percent(e)}" for name, e in errors.items())
+    if lower == "no_decay":
+        return ours, reproduced("no_decay has the lower test error")
+    return ours, differs(f"{lower} has the lower test error")
+
+
+def batchnorm_judge(metrics, folder):
+    """'Learns faster': the lower test error after the first epoch."""
+    first = {name: v["epoch_1_test_error"] for name, v in metrics["variants"].items()}
+    fastest = min(first, key=first.get)
+    ours = "test error after epoch 1: " + ", ".join(f"{n} {percent(e)}" for n, e in first.items())
+    if fastest == "batchnorm":
+        return ours, reproduced("batch norm has the lowest test error after one epoch")
+    return ours, differs(f"{fastest}, not batch norm, is lowest after one epoch")
+
+
+TASKS_2_3 = [
+    Finding("mlp-cifar10", "task2", "best", "Best MLP on CIFAR-10", task2.BEST_TEST_ACCURACY,
+            accuracy_judge("test_accuracy", number_in(task2.BEST_TEST_ACCURACY)),
+            dataset="cifar10"),
+    Finding("mlp-cifar10-classes", "task2", "analyze", "Best MLP's fewest / most right class",
+            f"{task2.FEWEST_RIGHT}; {task2.MOST_RIGHT}", classes_judge, dataset="cifar10"),
+    Finding("course-convnet", "task3", "cifar10-cnn", "Course ConvNet on CIFAR-10",
+            task3.COURSE_CONVNET_TEST, convnet_judge, dataset="cifar10",
+            when=lambda c: "course" in c.get("models", ["course"])),
+    Finding("cnn-vs-mlp-b", "task3", "cnn-vs-mlp", "CNN vs MLP, report B (~50k CNN)",
+            f"CNN {task3.CNN_50K_VAL} val, MLP {task3.MLP_VAL}", cnn_vs_mlp_b_judge),
+    Finding("cnn-vs-mlp-a", "task3", "cnn-vs-mlp", "CNN vs MLP, report A (206,500 params)",
+            f"{task3.CNN_206K_VAL} val, {task3.CNN_206K_PARAMS} params", cnn_vs_mlp_a_judge),
+    Finding("weight-decay", "task3", "weight-decay", "Weight decay + early stopping",
+            f"{task3.LOWER_TEST_ERROR} reaches the lower test error", weight_decay_judge),
+    Finding("bn-vs-dropout", "task3", "bn-vs-dropout", "Batch norm vs dropout CNN",
+            f"{task3.LEARNS_FASTER} learns faster", batchnorm_judge),
+]
+
+
+# -- task 4 and tuning -----------------------------------------------------------------------
+BN_NETS = ("bn_shallow", "bn_shallow_fat", "bn_deep")  # models.vgg.BN_NETS, report C
+
+
+def kaggle_judge(metrics, folder):
+    return (f"submission of {metrics['rows']:,} rows written",
+            "not run: the public score is Kaggle's, measured on its leaderboard only")
+
+
+def tuning_judge(name: str) -> Judge:
+    """Which value of hyper-parameter `name` reached the best objective in `trials.csv`,
+    against the value the report's table found best (its figures are single runs of another
+    budget, so the ranking is compared, not the accuracies)."""
+    def judge(metrics, folder):
+        objective = metrics["objective"]
+        best = {}
+        for row in read_csv(folder / "trials.csv"):
+            if row.get("status") == "completed" and row.get(objective) not in (None, ""):
+                value = float(row[name])
+                best[value] = max(best.get(value, -math.inf), float(row[objective]))
+        if not best:
+            return "no completed trial", differs("no completed trial")
+        winner = max(best, key=best.get)
+        ours = f"best {name} {winner:g} ({objective} {best[winner]:.4f}) of {len(best)} values"
+        if winner == TUNING_BEST[name]:
+            return ours, reproduced(f"the best {name} is the report's")
+        return ours, differs(f"the report's best {name} is {TUNING_BEST[name]}")
+    return judge
+
+
+TASK4 = [
+    Finding("vgg13", "task4", "train", "VGG-13, report B: best val accuracy",
+            task4.VGG13_VAL_ACCURACY, accuracy_judge("val_accuracy",
+                                                     number_in(task4.VGG13_VAL_ACCURACY)),
+            dataset="dogs_vs_cats", when=lambda c: c.get("model") == "vgg13"),
+    Finding("kaggle", "task4", "submit", "Kaggle public leaderboard score",
+            task4.KAGGLE_PUBLIC_SCORE, kaggle_judge, dataset="dogs_vs_cats"),
+    *(Finding(f"tuning-{name}", "tuning", "vgg", f"Tuning table: {name}",
+              f"best {name} {TUNING_BEST[name]}", tuning_judge(name), dataset="dogs_vs_cats")
+      for name in TUNING_BEST),
+    Finding("bn-nets", "task4", "train", "BN nets, report C: best val accuracy",
+            task4.BN_NETS_VAL_ACCURACY, accuracy_judge("val_accuracy",
+                                                       number_in(task4.BN_NETS_VAL_ACCURACY)),
+            dataset="dogs_vs_cats", when=lambda c: c.get("model") in BN_NETS),
+]
+
+FINDINGS = [*TASK1, *TASKS_2_3, *TASK4]

@@ -1,0 +1,136 @@
+"""`python -m tasks report`: a fake runs/ tree (no training) judged finding by finding."""
+
+import json
+import os
+import re
+import time
+
+import pytest
+
+from tasks.__main__ import main
+from tasks.findings import FINDINGS
+from tasks.report import build_report
+
+WEIGHT_DECAY = "python -m tasks.task3 weight-decay --epochs 30"
+
+
+def results_folder(root, relative, metrics, config=None, about=None, plot="plot.png"):
+    """A results folder as the suite writes it: config.json, metrics.json, report.md, a PNG."""
+    folder = root / relative
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(json.dumps({"config": config or {}, **(about or {})}))
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    (folder / "report.md").write_text("# report\n")
+    (folder / plot).write_bytes(b"\x89PNG\r\n\x1a\n")
+    return folder
+
+
+def decay_metrics(no_decay_error, l2_error):
+    return {"dataset": "mnist", "lower_test_error": "?",
+            "models": {"no_decay": {"test_error": no_decay_error},
+                       "l2_0.0001": {"test_error": l2_error}}}
+
+
+@pytest.fixture
+def runs(tmp_path):
+    root = tmp_path / "runs"
+    # Matches the report: no_decay reaches the lower test error on MNIST.
+    results_folder(root, "task3/weight-decay", decay_metrics(0.015, 0.018),
+                   {"dataset": "mnist", "quick": False},
+                   {"task": "task3", "experiment": "weight-decay", "command": WEIGHT_DECAY},
+                   plot="test_error.png")
+    # An older folder (no task/experiment/command), on digits: placed by its path.
+    results_folder(root, "task1-digits/cifar10-numpy", {"test_accuracy": 0.47},
+                   {"dataset": "digits", "quick": False})
+    # A --quick smoke run whose figures happen to fit: still not reproduced.
+    results_folder(root, "task3/bn-vs-dropout", {"dataset": "mnist", "variants": {
+        "plain": {"epoch_1_test_error": 0.03}, "batchnorm": {"epoch_1_test_error": 0.02}}},
+        {"dataset": "mnist", "quick": True},
+        {"task": "task3", "experiment": "bn-vs-dropout",
+         "command": "python -m tasks.task3 bn-vs-dropout --quick"})
+    return root
+
+
+def page_rows(text):
+    """finding -> its table row's cells."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| ") and len(cells) == 6:
+            rows[cells[0]] = cells
+    return rows
+
+
+def what(key):
+    return next(f.what for f in FINDINGS if f.key == key)
+
+
+def test_verdicts_commands_links_and_counts(runs, tmp_path):
+    out = runs / "REPORT.md"
+    assert main(["report", "--runs", str(runs), "--out", str(out)]) == 0
+    text = out.read_text()
+    rows = page_rows(text)
+
+    decay = rows[what("weight-decay")]
+    assert decay[-1] == "reproduced (no_decay has the lower test error)"
+    assert f"`{WEIGHT_DECAY}`" == decay[3]
+    assert "[report.md](task3/weight-decay/report.md)" in decay[4]
+    assert "[test_error.png](task3/weight-decay/test_error.png)" in decay[4]
+    assert "no_decay 1.50%" in decay[2] and "[MNIST]" in decay[2]
+
+    numpy_cifar = rows[what("cifar10-numpy")]
+    assert numpy_cifar[-1].startswith("differs: ran on 8x8 digits, not the report's CIFAR-10")
+    assert numpy_cifar[3] == "unknown (an older folder)"
+
+    assert rows[what("bn-vs-dropout")][-1] == "differs: --quick smoke run"
+    assert rows[what("init-a")][-1].startswith("not run")
+
+    runs_found, total = 3, len(FINDINGS)
+    assert f"**1 reproduced, 2 differ, {total - runs_found} not run** (of {total} findings)." \
+        in text
+
+
+def test_links_are_relative_to_the_page(runs, tmp_path):
+    page = tmp_path / "elsewhere" / "REPORT.md"
+    report, _ = build_report(runs, page)
+    link = re.search(r"\[report.md\]\(([^)]*weight-decay[^)]*)\)", report.render()).group(1)
+    assert link == "../runs/task3/weight-decay/report.md"
+    assert (page.parent / link).resolve() == (runs / "task3/weight-decay/report.md").resolve()
+
+
+def test_the_lower_error_with_decay_differs_and_the_newest_folder_wins(runs):
+    older = runs / "task3/weight-decay/metrics.json"
+    results_folder(runs, "task3/weight-decay-again", decay_metrics(0.02, 0.017),
+                   {"dataset": "mnist"}, {"task": "task3", "experiment": "weight-decay"})
+    newer = runs / "task3/weight-decay-again/metrics.json"
+    os.utime(newer, (time.time() + 10, time.time() + 10))
+    report, counts = build_report(runs, runs / "REPORT.md")
+    verdict = page_rows(report.render())[what("weight-decay")][-1]
+    assert verdict == "differs: l2_0.0001 has the lower test error"
+    assert counts == {"reproduced": 0, "differs": 3, "not run": len(FINDINGS) - 3}
+    assert older.exists()
+
+
+def test_numbers_against_a_reported_figure(tmp_path):
+    root = tmp_path / "runs"
+    results_folder(root, "task1/cifar10-numpy", {"test_accuracy": 0.465},
+                   {"dataset": "cifar10"}, {"task": "task1", "experiment": "cifar10-numpy"})
+    results_folder(root, "task2/best", {"dataset": "cifar10", "test_accuracy": 0.40},
+                   {"dataset": "cifar10"}, {"task": "task2", "experiment": "best"})
+    rows = page_rows(build_report(root, root / "REPORT.md")[0].render())
+    assert rows[what("cifar10-numpy")][-1] == "reproduced (within ±2.00% of 46.00%)"
+    assert rows[what("mlp-cifar10")][-1] == \
+        "differs: 14.00% below 54.00%, more than ±2.00%"
+
+
+def test_missing_runs_folder_is_one_line_and_status_2(tmp_path, capsys):
+    assert main(["report", "--runs", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a folder of results" in err
+
+
+def test_bad_flag_is_one_line_and_status_2(capsys):
+    with pytest.raises(SystemExit) as exit:
+        main(["report", "--bogus"])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err.count("\n") == 1

@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test test-slow faults bench lint clean
+.PHONY: run test test-slow faults bench lint report clean
 
 $(PY): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ bench: $(PY)
 
 lint: $(PY)
 	$(PY) -m ruff check .
+
+## report: runs/REPORT.md, every reported finding beside ours and a verdict
+report: $(PY)
+	$(PY) -m tasks report
 
 clean:
 	rm -rf runs .pytest_cache

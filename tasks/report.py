@@ -47,19 +47,21 @@ class Results:
         return self.metrics.get("dataset") or self.config.get("dataset")
 
 
-def task_of(folder: Path) -> str | None:
-    """The task of an older results folder, from the nearest folder above named for one."""
-    for parent in folder.resolve().parents:
+def task_of(folder: Path, runs: Path) -> str | None:
+    """The task of an older results folder, from the nearest folder above it named for one
+    (up to `runs` itself: runs/task1-digits/init is task 1's)."""
+    chain = [folder.resolve(), *folder.resolve().parents]
+    for parent in chain[: chain.index(runs.resolve()) + 1]:
         match = TASK_FOLDER.match(parent.name)
         if match:
             return match.group(1)
     return None
 
 
-def read_results(folder: Path) -> Results:
+def read_results(folder: Path, runs: Path) -> Results:
     about = read_json(folder / "config.json")
     metrics_file = folder / "metrics.json"
-    return Results(folder, about.get("task") or task_of(folder),
+    return Results(folder, about.get("task") or task_of(folder, runs),
                    about.get("experiment") or folder.name, about.get("config", {}),
                    about.get("command"), read_json(metrics_file), metrics_file.stat().st_mtime)
 
@@ -69,7 +71,7 @@ def gather(runs: Path) -> list[Results]:
     if not runs.is_dir():
         raise UsageError(f"{runs} is not a folder of results; run an experiment first "
                          f"(e.g. `make run`) or pass --runs <folder>.")
-    return [read_results(config.parent) for config in sorted(runs.rglob("config.json"))
+    return [read_results(config.parent, runs) for config in sorted(runs.rglob("config.json"))
             if (config.parent / "metrics.json").is_file()]
 
 

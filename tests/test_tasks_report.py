@@ -134,3 +134,34 @@ def test_bad_flag_is_one_line_and_status_2(capsys):
         main(["report", "--bogus"])
     assert exit.value.code == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_settings_pick_the_finding_and_tuning_ranks_from_trials_csv(tmp_path):
+    root = tmp_path / "runs"
+    losses = {"zero": [2.302585] * 10, "normal": [2.5, 2.1], "glorot": [1.5, 0.3]}
+    results_folder(root, "task1/init-b", {"mean_train_loss": losses},
+                   {"dataset": "mnist", "hidden": [24, 12]},
+                   {"task": "task1", "experiment": "init"})
+    results_folder(root, "task4/bn", {"val_accuracy": 0.86},
+                   {"dataset": "dogs_vs_cats", "model": "bn_deep"},
+                   {"task": "task4", "experiment": "train"})
+    search = results_folder(root, "tuning/vgg", {"objective": "val_accuracy"})
+    (search / "trials.csv").write_text(
+        "trial_id,status,depth,kernel_size,learning_rate,batch_size,val_accuracy\n"
+        "0,completed,13,3,0.015,16,0.80\n1,completed,16,3,0.015,16,0.85\n"
+        "2,failed,19,3,0.015,16,\n3,completed,13,2,0.015,16,0.70\n")
+    rows = page_rows(build_report(root, root / "REPORT.md")[0].render())
+    assert rows[what("init-b")][-1].startswith("reproduced (zero flat at 2.303")
+    assert rows[what("init-a")][-1].startswith("not run")  # 24-12 is not report A's net
+    assert rows[what("bn-nets")][-1] == "reproduced (within ±2.00% of 85.60%)"
+    assert rows[what("vgg13")][-1].startswith("not run")  # bn_deep is not VGG-13
+    assert rows[what("tuning-depth")][-1] == "reproduced (the best depth is the report's)"
+    assert rows[what("tuning-kernel_size")][-1] == "differs: the report's best kernel_size is 2"
+
+
+def test_runs_may_be_a_task_folder_itself(runs):
+    report, counts = build_report(runs / "task1-digits", runs / "task1-digits" / "REPORT.md")
+    row = page_rows(report.render())[what("cifar10-numpy")]
+    assert row[-1].startswith("differs: ran on 8x8 digits")
+    assert "[report.md](cifar10-numpy/report.md)" in row[4]
+    assert counts["differs"] == 1

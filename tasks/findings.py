@@ -5,9 +5,9 @@ reads that experiment's `metrics.json` (and, for the tuning search, `trials.csv`
 (what we measured, verdict). `python -m tasks report` (tasks/report.py) finds the newest
 results folder of each, judges it and writes one page.
 
-The reported figures come from the tasks' `reported.py`; the few that no task quotes in its
-own report.md (report B's init and search rows, the tuning tables) are copied here from
-REPORTED.md. A verdict is "reproduced (...)" within the tolerance it states, or "differs: ...";
+The reported figures come from the tasks' `reported.py`; the tuning tables' best values,
+which the tuner's own `tuning/results.py` holds (importing it would load KerasTuner), are
+restated here. A verdict is "reproduced (...)" within the tolerance it states, or "differs: ...";
 whether the run used the report's dataset and budget is checked by the report, not here.
 """
 
@@ -32,11 +32,6 @@ ABOUT_POINTS = 0.02  # an "about 54%"-style reported accuracy
 LOSS_TOLERANCE = 0.1  # a final mean training loss
 EPS_FACTOR = 3  # the gradient check's best eps, within this factor of the report's
 
-# init, report B (784-24-12-10, lr 0.01, batch 1000): mean training loss per epoch.
-INIT_LOSS_B = {"zero": [2.3] * 10,
-               "normal": [3.41, 2.25, 2.20, 2.18, 2.16, 2.15, 2.13, 2.11, 2.08, 2.03],
-               "glorot": [1.55, 0.55, 0.40, 0.35, 0.32, 0.30, 0.29, 0.27, 0.26, 0.25]}
-SEARCH_B_VAL = 0.972  # 64-32 ReLU, lr 0.01, batch 64, 50 epochs
 # The tuning report's Tables 1-4: the value of each hyper-parameter with the best accuracy
 # (Table 1's best is 16 layers, 0.9445; see tuning/results.py's REPORTED for every row).
 TUNING_BEST = {"depth": 16, "kernel_size": 2, "batch_size": 16, "learning_rate": 0.03}
@@ -193,7 +188,7 @@ TASK1 = [
             final_losses(task1.INIT_LOSS), init_judge(task1.INIT_LOSS),
             when=lambda c: c.get("hidden", [500, 400]) == [500, 400]),
     Finding("init-b", "task1", "init", "Initialisation, report B (784-24-12-10)",
-            final_losses(INIT_LOSS_B), init_judge(INIT_LOSS_B),
+            final_losses(task1.INIT_LOSS_B), init_judge(task1.INIT_LOSS_B),
             when=lambda c: c.get("hidden") == [24, 12]),
     Finding("search-a", "task1", "search", "Search, report A: best of the 0.5M-1M grid",
             f"{percent(task1.SEARCH_BEST['val_accuracy'])} val "
@@ -201,7 +196,7 @@ TASK1 = [
             search_judge(task1.SEARCH_BEST["val_accuracy"]),
             when=lambda c: c.get("hidden1") != [64]),
     Finding("search-b", "task1", "search", "Search, report B: 64-32 ReLU, lr 0.01, batch 64",
-            f"{percent(SEARCH_B_VAL, 1)} val", search_judge(SEARCH_B_VAL),
+            f"{percent(task1.SEARCH_B_VAL, 1)} val", search_judge(task1.SEARCH_B_VAL),
             when=lambda c: c.get("hidden1") == [64] and c.get("hidden2") == [32]),
     Finding("gradcheck", "task1", "gradcheck", "Gradient check: best eps",
             f"about {task1.GRADCHECK_BEST_EPS}", gradcheck_judge),

@@ -254,23 +254,24 @@ def cnn_vs_mlp_a_judge(metrics, folder):
     return ours, close(cnn["val_accuracy"], number_in(task3.CNN_206K_VAL), ACCURACY_POINTS)
 
 
+def lowest(values: dict, expected: str, measure: str) -> tuple[str, str]:
+    """Ours and the verdict of a finding "`expected` has the lowest `measure`"."""
+    found = min(values, key=values.get)
+    ours = f"{measure}: " + ", ".join(f"{name} {percent(v)}" for name, v in values.items())
+    if found == expected:
+        return ours, reproduced(f"{expected} has the lowest {measure}")
+    return ours, differs(f"{found}, not {expected}, has the lowest {measure}")
+
+
 def weight_decay_judge(metrics, folder):
-    errors = {name: m["test_error"] for name, m in metrics["models"].items()}
-    lower = min(errors, key=errors.get)
-    ours = "test error " + ", ".join(f"{name} {percent(e)}" for name, e in errors.items())
-    if lower == "no_decay":
-        return ours, reproduced("no_decay has the lower test error")
-    return ours, differs(f"{lower} has the lower test error")
+    return lowest({name: m["test_error"] for name, m in metrics["models"].items()},
+                  "no_decay", "test error")
 
 
 def batchnorm_judge(metrics, folder):
-    """'Learns faster': the lower test error after the first epoch."""
-    first = {name: v["epoch_1_test_error"] for name, v in metrics["variants"].items()}
-    fastest = min(first, key=first.get)
-    ours = "test error after epoch 1: " + ", ".join(f"{n} {percent(e)}" for n, e in first.items())
-    if fastest == "batchnorm":
-        return ours, reproduced("batch norm has the lowest test error after one epoch")
-    return ours, differs(f"{fastest}, not batch norm, is lowest after one epoch")
+    """'Learns faster': the lowest test error after the first epoch."""
+    return lowest({name: v["epoch_1_test_error"] for name, v in metrics["variants"].items()},
+                  "batchnorm", "test error after epoch 1")
 
 
 TASKS_2_3 = [

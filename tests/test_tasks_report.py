@@ -72,7 +72,7 @@ def test_verdicts_commands_links_and_counts(runs, tmp_path):
     rows = page_rows(text)
 
     decay = rows[what("weight-decay")]
-    assert decay[-1] == "reproduced (no_decay has the lower test error)"
+    assert decay[-1] == "reproduced (no_decay has the lowest test error)"
     assert f"`{WEIGHT_DECAY}`" == decay[3]
     assert "[report.md](task3/weight-decay/report.md)" in decay[4]
     assert "[test_error.png](task3/weight-decay/test_error.png)" in decay[4]
@@ -106,7 +106,7 @@ def test_the_lower_error_with_decay_differs_and_the_newest_folder_wins(runs):
     os.utime(newer, (time.time() + 10, time.time() + 10))
     report, counts = build_report(runs, runs / "REPORT.md")
     verdict = page_rows(report.render())[what("weight-decay")][-1]
-    assert verdict == "differs: l2_0.0001 has the lower test error"
+    assert verdict == "differs: l2_0.0001, not no_decay, has the lowest test error"
     assert counts == {"reproduced": 0, "differs": 3, "not run": len(FINDINGS) - 3}
     assert older.exists()
 

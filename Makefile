@@ -15,7 +15,7 @@ $(PY): requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(PY)
 
-## run: every task-1 experiment on scikit-learn's bundled 8x8 digits (no download, < 3 min)
+## run: every task-1 experiment on scikit-learn's bundled 8x8 digits (no download, about 15 s)
 run: $(PY)
 	$(PY) -m tasks.task1 all --dataset digits --out runs/task1-digits --overwrite
 

@@ -22,7 +22,7 @@ ARRAY_DATASETS = {
 def load_dataset(name: str, data_dir=None, seed: int = 0) -> Splits:
     """The array dataset called `name` (a key of `ARRAY_DATASETS`), split and seeded."""
     if name not in ARRAY_DATASETS:
-        raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(ARRAY_DATASETS)}.")
+        raise DataError(f"dataset must be one of {', '.join(ARRAY_DATASETS)}; got {name!r}.")
     module, function = ARRAY_DATASETS[name].split(":")
     loader = getattr(import_module(module), function)
     if name == "digits":  # bundled with scikit-learn: nothing to look for

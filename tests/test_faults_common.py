@@ -9,14 +9,12 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT
 
 pytestmark = pytest.mark.faults
 
 WRITER = textwrap.dedent("""
     import sys
-    sys.path.insert(0, {root!r})
-    from suite.io import atomic_write_text
+    from suite.io import atomic_write_text  # the project is installed (pip install -e .)
     i = 0
     while True:  # alternate two large, distinguishable contents as fast as possible
         i += 1
@@ -28,7 +26,7 @@ def test_kill_during_write_leaves_old_or_new_content(tmp_path):
     """Fault 8: kill -9 a process in the middle of its writes, 20 times, then read."""
     target = tmp_path / "metrics.json"
     script = tmp_path / "writer.py"
-    script.write_text(WRITER.format(root=str(ROOT)))
+    script.write_text(WRITER)
     for attempt in range(20):
         proc = subprocess.Popen([sys.executable, str(script), str(target)])
         time.sleep(0.3 + 0.05 * (attempt % 7))  # land at different points of a write

@@ -314,3 +314,11 @@ def test_all_runs_what_it_can_and_says_what_it_could_not(tmp_path, capsys):
     assert "| offline | not run: CIFAR-10 not found: looked for cifar-10-batches-py |" in report
     assert "| fine | [fine/report.md](fine/report.md) |" in report
     assert "toy offline: not run: CIFAR-10 not found" in capsys.readouterr().err
+
+
+def test_an_unknown_dataset_is_worded_like_every_bad_value():
+    from data import DataError, load_dataset
+
+    with pytest.raises(DataError, match=r"^dataset must be one of mnist, digits, fashion_mnist, "
+                                        r"cifar10; got 'nope'\.$"):
+        load_dataset("nope")

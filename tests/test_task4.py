@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from suite.io import read_csv, read_json
+from suite.runs import RunDir
 from tasks.task4.experiments import run_all, task
 import tasks.task4.train as train_module
 from tasks.task4.submit import submission_text, validate_submission
@@ -295,7 +296,7 @@ def test_all_hands_the_augment_flag_on_to_train(tmp_path, monkeypatch):
     monkeypatch.setattr(task, "run", run)
     for flags in ([], ["--no-augment"], ["--augment"]):
         with pytest.raises(Handed):
-            run_all(task.parser().parse_args(["all", *flags]), SimpleNamespace(path=tmp_path))
+            run_all(task.parser().parse_args(["all", *flags]), RunDir(tmp_path, {}))
     assert handed == [("train", True), ("train", False), ("train", True)]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from suite.env import library_versions
 from suite.errors import UsageError
 from suite.io import (atomic_write_bytes, atomic_write_csv, atomic_write_json,
-                             atomic_write_text, read_json, remove_stale_temporaries)
+                      atomic_write_text, read_json, remove_stale_temporaries, to_json)
 
 CONFIG_FILE = "config.json"
 
@@ -40,12 +40,13 @@ class RunDir:
             # A folder with files but no config.json is not ours: never write into it.
             raise UsageError(f"{self.path} exists and is not a results folder of this suite; "
                              f"choose an empty or new folder with --out.")
+        normal = _normalise(config)
         if config_path.exists():  # looked at after the files: it may have just appeared
             previous = read_json(config_path).get("config", {})
-            if previous != _normalise(config):
+            if previous != normal:
                 if not overwrite:
-                    changed = sorted(k for k in set(previous) | set(config)
-                                     if previous.get(k) != _normalise(config).get(k))
+                    changed = sorted(k for k in set(previous) | set(normal)
+                                     if previous.get(k) != normal.get(k))
                     raise UsageError(
                         f"{self.path} holds results of another configuration (differs in "
                         f"{', '.join(changed)}); pass --overwrite to replace them or --out "
@@ -56,7 +57,7 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(self.path)
         self.started = time.time()
-        atomic_write_json(config_path, {"config": _normalise(config), **(about or {}),
+        atomic_write_json(config_path, {"config": normal, **(about or {}),
                                         "versions": library_versions()})
 
     def file(self, name: str) -> Path:
@@ -93,8 +94,6 @@ class RunDir:
 def _normalise(config: dict) -> dict:
     """The config as it reads back from JSON (tuples become lists, paths strings)."""
     import json
-
-    from suite.io import to_json
 
     return json.loads(to_json(config))
 

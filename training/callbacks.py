@@ -56,8 +56,8 @@ def nan_guard():
 def evaluate_each_epoch(dataset, prefix: str = "test"):
     """A callback that evaluates `dataset` after every epoch and adds `<prefix>_loss` and
     `<prefix>_accuracy` to the epoch's logs, so History, `history.csv` and TensorBoard get
-    them. Put it before the TensorBoard callback (`fit_callbacks(..., extra=...)` puts it after,
-    so pass it first: `[evaluate_each_epoch(test)] + fit_callbacks(run)`).
+    them. It must run before the TensorBoard callback, as it does in `fit_logged`, which
+    appends its TensorBoard callback after the ones it is given.
     """
     import keras
 

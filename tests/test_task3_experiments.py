@@ -82,36 +82,47 @@ def test_keras_inference_is_weight_scaling():
 
 
 # -- callbacks --------------------------------------------------------------------------------
-def test_weight_norm_logger_one_value_per_update():
+@pytest.mark.parametrize("steps_per_execution, updates", [
+    (1, list(range(1, 16))),  # 5 updates per epoch, 3 epochs: a norm after each
+    (2, [2, 4, 5, 7, 9, 10, 12, 14, 15]),  # one per call: its last update's
+])
+def test_weight_norm_logger_numbers_its_updates(steps_per_execution, updates):
     import keras
 
     from tasks.task3.experiments import weight_norm_logger
 
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    model.compile(keras.optimizers.SGD(0.1), "mse")
+    model.compile(keras.optimizers.SGD(0.1), "mse", steps_per_execution=steps_per_execution)
     logger = weight_norm_logger()
     x, y = np.ones((20, 3), np.float32), np.zeros((20, 2), np.float32)
     model.fit(x, y, batch_size=4, epochs=3, verbose=0, callbacks=[logger])
-    assert len(logger.norms) == 3 * 5  # 5 updates per epoch, 3 epochs
+    assert [update for update, _ in logger.points] == updates
+    assert logger.updates == 15
     final = np.sqrt(sum(np.sum(np.square(np.asarray(w))) for w in model.trainable_weights))
-    assert logger.norms[-1] == pytest.approx(final, rel=1e-6)
-    assert logger.norms[0] > logger.norms[-1]  # SGD on a zero target shrinks the weights
+    assert logger.points[-1][1] == pytest.approx(final, rel=1e-6)
+    assert logger.points[0][1] > logger.points[-1][1]  # SGD to a zero target shrinks them
 
 
-def test_step_loss_logger_recovers_batch_losses():
+@pytest.mark.parametrize("steps_per_execution, rows", [
+    (1, [(2, (0 + 1) / 2), (4, (4 + 9) / 2), (6, (0 + 1) / 2), (8, (4 + 9) / 2)]),
+    # calls end at batches 3, 4 | 3, 4 of each epoch: a row at the first call past each 2
+    (3, [(3, (0 + 1 + 4) / 3), (4, 9), (7, (0 + 1 + 4) / 3), (8, 9)]),
+])
+def test_step_loss_logger_recovers_batch_losses(steps_per_execution, rows):
     import keras
 
     from training.callbacks import step_loss_logger
 
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False,
                                                                   kernel_initializer="zeros")])
-    model.compile(keras.optimizers.SGD(0.0), "mse")  # frozen: batch i's loss is known
+    model.compile(keras.optimizers.SGD(0.0), "mse",  # frozen: batch i's loss is known
+                  steps_per_execution=steps_per_execution)
     x = np.ones((8, 1), np.float32)
     y = np.repeat(np.arange(4, dtype=np.float32), 2)[:, None]  # batches of 2: 0, 1, 2, 3
     logger = step_loss_logger(every=2)
-    model.fit(x, y, batch_size=2, epochs=1, shuffle=False, verbose=0, callbacks=[logger])
-    assert [r["step"] for r in logger.rows] == [2, 4]
-    assert [r["loss"] for r in logger.rows] == pytest.approx([(0 + 1) / 2, (4 + 9) / 2])
+    model.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0, callbacks=[logger])
+    assert [r["step"] for r in logger.rows] == [step for step, _ in rows]
+    assert [r["loss"] for r in logger.rows] == pytest.approx([loss for _, loss in rows])
 
 
 def test_time_budget_stops_and_anneals():
@@ -166,9 +177,10 @@ def test_experiment_quick(tmp_path, fake_data, name, files):
         assert 0 <= m["best_cnn_test_accuracy"] <= 1
     if name == "weight-decay":
         norms = (out / "weight_norm.csv").read_text().splitlines()[1:]
-        for model in m["models"].values():  # one norm per update: 128 / 64 = 2 per epoch
+        for model in m["models"].values():  # 128 / 64 = 2 updates per epoch
             assert model["updates"] == 2 * model["epochs"]
-        assert len(norms) == sum(model["updates"] for model in m["models"].values())
+        # One compiled call per epoch (2 steps < STEPS_PER_EXECUTION): a norm after each.
+        assert len(norms) == sum(model["epochs"] for model in m["models"].values())
     if name == "dropout-inference":
         # NumPy (float64) against Keras (float32) on 32 test images: a near-tie may round
         # either way, so the two may differ by one image, never more.

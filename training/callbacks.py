@@ -74,8 +74,12 @@ def evaluate_each_epoch(dataset, prefix: str = "test"):
 
 def step_loss_logger(every: int = 100):
     """A callback recording the training loss every `every` updates in `.rows`
-    ({"step", "loss"}; Keras's batch loss is the running mean over the epoch so far, so the
-    logger keeps the mean of the last `every` batch values it can recover from it)."""
+    ({"step", "loss"}: the mean batch loss since the previous row). Keras's batch logs hold
+    the running mean over the epoch so far, and with `steps_per_execution` > 1 arrive once
+    per call; the logger counts the batches by the optimiser's updates (a call's batch index
+    can run past the epoch's last batch), recovers the sum of the batch losses between two
+    calls from the two means, and writes a row at the first call at or after each multiple
+    of `every`."""
     import keras
 
     class StepLossLogger(keras.callbacks.Callback):
@@ -83,22 +87,28 @@ def step_loss_logger(every: int = 100):
             super().__init__()
             self.rows = []
             self.step = 0
+            self._epoch_start = 0  # the optimiser's updates before this epoch
+            self._seen = 0  # batches of this epoch counted so far
             self._previous_mean = 0.0
-            self._window = []
+            self._total, self._count = 0.0, 0
+            self._next_row = every
 
         def on_epoch_begin(self, epoch, logs=None):
-            self._previous_mean = 0.0
+            self._epoch_start = int(self.model.optimizer.iterations)
+            self._seen, self._previous_mean = 0, 0.0
 
         def on_train_batch_end(self, batch, logs=None):
             mean = float((logs or {}).get("loss", float("nan")))
-            # Keras logs the mean over batches 0..batch: recover this batch's own loss.
-            self._window.append(mean * (batch + 1) - self._previous_mean * batch)
-            self._previous_mean = mean
-            self.step += 1
-            if self.step % every == 0:
-                self.rows.append({"step": self.step,
-                                  "loss": sum(self._window) / len(self._window)})
-                self._window = []
+            seen = int(self.model.optimizer.iterations) - self._epoch_start
+            # Keras logs the mean over the epoch's batches so far: recover the new ones'.
+            self._total += mean * seen - self._previous_mean * self._seen
+            self._count += seen - self._seen
+            self.step += seen - self._seen
+            self._seen, self._previous_mean = seen, mean
+            if self.step >= self._next_row:
+                self.rows.append({"step": self.step, "loss": self._total / self._count})
+                self._total, self._count = 0.0, 0
+                self._next_row = (self.step // every + 1) * every
 
     return StepLossLogger()
 

@@ -146,25 +146,34 @@ def train_decay_model(args, run, splits, label: str, strength: float, epochs: in
     test_accuracy = model.evaluate(test, verbose=0, return_dict=True)["accuracy"]
     result = {"model": label, "l2": strength, "epochs": len(rows),
               "best_epoch": stop.best_epoch + 1, "test_accuracy": float(test_accuracy),
-              "test_error": 1 - float(test_accuracy), "updates": len(logger.norms),
-              "final_weight_norm": logger.norms[-1], "train_seconds": round(seconds, 2)}
-    return {"rows": rows, "norms": logger.norms, "result": result}
+              "test_error": 1 - float(test_accuracy), "updates": logger.updates,
+              "final_weight_norm": logger.points[-1][1], "train_seconds": round(seconds, 2)}
+    return {"rows": rows, "norms": logger.points, "result": result}
 
 
 def weight_norm_logger():
-    """A callback recording the L2 norm of all the model's parameters after every update
-    (`.norms`, one float per mini-batch)."""
+    """A callback recording the L2 norm of all the model's parameters as training goes:
+    `.points`, [update, norm] pairs, one per batch hook (after every update when the model
+    runs one step per call, after every call's last update otherwise); `.updates`, the
+    updates done, counted by the optimiser (a call's batch index can run past an epoch's
+    last batch)."""
     import keras
     from keras import ops
 
     class WeightNormLogger(keras.callbacks.Callback):
         def __init__(self):
             super().__init__()
-            self.norms = []
+            self.points = []
+            self.updates = 0
+            self._start = 0
+
+        def on_train_begin(self, logs=None):
+            self._start = int(self.model.optimizer.iterations)
 
         def on_train_batch_end(self, batch, logs=None):
+            self.updates = int(self.model.optimizer.iterations) - self._start
             total = sum(ops.sum(ops.square(w)) for w in self.model.trainable_weights)
-            self.norms.append(float(ops.sqrt(total)))
+            self.points.append([self.updates, float(ops.sqrt(total))])
 
     return WeightNormLogger()
 
@@ -184,8 +193,8 @@ def weight_decay(args, run):
         run, (("no_decay", 0.0), (f"l2_{args.l2:g}", args.l2)), lambda label, strength:
         train_decay_model(args, run, splits, label, strength, epochs))
     curves = {record["result"]["model"]: record["rows"] for record in records}
-    norms = [{"model": record["result"]["model"], "update": i + 1, "weight_norm": n}
-             for record in records for i, n in enumerate(record["norms"])]
+    norms = [{"model": record["result"]["model"], "update": update, "weight_norm": norm}
+             for record in records for update, norm in record["norms"]]
     results = [record["result"] for record in records]
     run.write_history([{"model": m, **r} for m, rows in curves.items() for r in rows])
     run.write_csv("weight_norm.csv", norms)
@@ -437,7 +446,10 @@ def train_cifar_model(args, run, splits, name: str, steps: int, every: int,
 
     model, rate, augment, smoothing = cifar_setup(name, splits, args.seed)
     train, _, test = pipelines(splits, batch_size, args.seed, augment=augment)
-    compile_classifier(model, make_optimizer("adam", rate), label_smoothing=smoothing)
+    # One step per call: the budget sets the learning rate before every step, and an
+    # "epoch" here is `every` steps, which need not be a multiple of a call's steps.
+    compile_classifier(model, make_optimizer("adam", rate), label_smoothing=smoothing,
+                       steps_per_execution=1)
     loss_log = step_loss_logger(100 if not args.quick else 5)
     callbacks = [evaluate_each_epoch(test), loss_log]
     if args.budget_minutes:  # the strong net anneals its rate over the budget

@@ -282,8 +282,10 @@ def compiled_model(args, config: dict):
 
     keras.utils.set_random_seed(args.seed)
     model = make_model(config, args.image_size)
+    # One step per call: the budget schedule sets the learning rate before every step.
     compile_classifier(model, make_optimizer(config["optimizer"], config["learning_rate"],
-                                             momentum=config["momentum"]))
+                                             momentum=config["momentum"]),
+                       steps_per_execution=1)
     print(f"{model.name}: {model.count_params():,} parameters; {config['optimizer']} "
           f"lr {config['learning_rate']}, batch {config['batch_size']}")
     return model

@@ -269,3 +269,27 @@ def shift_and_flip(image_shape, flip: bool, seed: int = 0, max_shift_pixels: int
         return flipper(images, training=True) if flipper else images
 
     return augment
+
+
+# -- test-time augmentation: task 4's submission -----------------------------------------------
+# Each photo is predicted as several views and the class probabilities are averaged. "flip":
+# the photo and its mirror. "flip-shift": also the photo shifted by `shift` pixels up, down,
+# left and right (reflected at the border, as the training shifts fill). Views are in this
+# order, so a caller holding every view's probabilities can average any mode's prefix.
+TTA_MODES = {"none": 1, "flip": 2, "flip-shift": 6}  # mode -> views used (a prefix)
+
+
+def tta_views(images, shift: int):
+    """Every test-time view of a float32 batch (B, H, W, C), in `TTA_MODES` order: the batch,
+    its mirror, then the batch shifted `shift` pixels down, up, right and left."""
+    import tensorflow as tf
+
+    height, width = images.shape[1], images.shape[2]
+    padded = tf.pad(images, [[0, 0], [shift, shift], [shift, shift], [0, 0]], mode="REFLECT")
+
+    def shifted(dy: int, dx: int):  # content moves by (dy, dx)
+        top, left = shift - dy, shift - dx
+        return padded[:, top:top + height, left:left + width, :]
+
+    return [images, tf.image.flip_left_right(images),
+            shifted(shift, 0), shifted(-shift, 0), shifted(0, shift), shifted(0, -shift)]

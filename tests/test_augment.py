@@ -163,3 +163,41 @@ def test_shift_and_flip_moves_at_most_two_pixels_and_flips_only_when_asked():
             mirrored += bool(far)
         assert (mirrored > 0) == flip  # about half the images mirrored, none without flips
         assert not np.array_equal(out, images)  # the shifts moved something
+
+
+# -- test-time augmentation ---------------------------------------------------------------------
+def test_tta_views_flip_and_shift_with_reflected_borders():
+    from data.augment import TTA_MODES, tta_views
+
+    image = np.arange(5 * 6, dtype=np.float32).reshape(1, 5, 6, 1)
+    views = [np.asarray(v)[0, :, :, 0] for v in tta_views(image, shift=2)]
+    x = image[0, :, :, 0]
+    assert len(views) == max(TTA_MODES.values())
+    np.testing.assert_array_equal(views[0], x)
+    np.testing.assert_array_equal(views[1], x[:, ::-1])
+    down, up, right, left = views[2:]
+    np.testing.assert_array_equal(down[2:], x[:-2])  # content moved 2 rows down
+    np.testing.assert_array_equal(down[:2], x[[2, 1]])  # the border reflected
+    np.testing.assert_array_equal(up[:-2], x[2:])
+    np.testing.assert_array_equal(right[:, 2:], x[:, :-2])
+    np.testing.assert_array_equal(left[:, :-2], x[:, 2:])
+
+
+def test_tta_averages_each_modes_views():
+    import keras
+
+    from tasks.task4.submit import tta_probability, view_probabilities
+
+    # A random linear model: the mirror and the shifts are different inputs to it.
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(2, activation="softmax")])
+    images = np.random.default_rng(0).random((5, 4, 4, 1)).astype(np.float32)
+    batches = [(images[:3], np.zeros(3)), (images[3:], np.zeros(2))]  # labels are ignored
+    views = view_probabilities(model, batches, shift=1)
+    assert views.shape == (6, 5)
+    np.testing.assert_allclose(views[0], model.predict(images, verbose=0)[:, 1], rtol=1e-5)
+    np.testing.assert_allclose(views[1], model.predict(images[:, :, ::-1], verbose=0)[:, 1],
+                               rtol=1e-5)
+    np.testing.assert_array_equal(tta_probability(views, "none"), views[0])
+    np.testing.assert_allclose(tta_probability(views, "flip"), views[:2].mean(0))
+    np.testing.assert_allclose(tta_probability(views, "flip-shift"), views.mean(0))

@@ -268,7 +268,7 @@ def test_no_help_text_shows_a_default_of_none():
     ("task1", ["search", "--quick", "--dataset", "digits", "--batch-sizes", "16,64"]),
     ("task3", ["cifar10-cnn", "--models", "strong", "--budget-minutes", "20"]),
     ("task4", ["train", "--no-augment", "--lr", "0.01", "--data-dir", "/data"]),
-    ("task4", ["submit", "--tta", "--out", "runs/x"]),
+    ("task4", ["submit", "--tta", "flip", "--out", "runs/x"]),
 ])
 def test_the_recorded_command_reproduces_the_flags(task_name, argv, tmp_path):
     import importlib

@@ -221,6 +221,25 @@ def test_weight_decay_stops_on_crossentropy_and_resumes_at_the_unfinished_model(
     assert metrics(out)["models"]["no_decay"] == first["no_decay"]
 
 
+def test_weight_decay_seeds_give_each_model_a_spread(tmp_path, fake_data):
+    out = tmp_path / "wd"
+    assert run(["weight-decay", "--quick", "--dataset", "fashion_mnist", "--seeds", "2",
+                "--seed", "5", "--out", str(out)]) == 0
+    m = metrics(out)
+    assert sorted(p.stem for p in (out / "variants").glob("*.json")) == [
+        "l2_0.0001", "l2_0.0001_seed6", "no_decay", "no_decay_seed6"]
+    results = list(csv.DictReader(open(out / "results.csv")))
+    for model, spread in m["seeds"].items():
+        errors = [float(r["test_error"]) for r in results if r["model"] == model]
+        assert [int(r["seed"]) for r in results if r["model"] == model] == [5, 6]
+        assert spread["test_errors"] == pytest.approx(errors)
+        assert spread["mean"] == pytest.approx(np.mean(errors))
+        assert spread["std"] == pytest.approx(np.std(errors, ddof=1))
+        assert m["models"][model]["seed"] == 5  # the first seed's run draws the curves
+    means = {model: spread["mean"] for model, spread in m["seeds"].items()}
+    assert means[m["lower_test_error"]] == min(means.values())  # tiny data: a tie may be
+
+
 def test_cifar10_cnn_bad_models_is_one_sentence(tmp_path, fake_data, capsys):
     status = run(["cifar10-cnn", "--quick", "--dataset", "fashion_mnist", "--models", "big",
                   "--out", str(tmp_path / "c")])

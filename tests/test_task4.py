@@ -147,6 +147,12 @@ def test_train_keeps_the_best_epoch_and_writes_everything(trained, capsys):
     assert saved_val_accuracy(out / "model.keras", data) == pytest.approx(
         metrics["val_accuracy"], abs=1e-6)
     assert metrics["skipped_images"] == 3 and metrics["params"] == 545_130  # cpu_net
+    # Without test-time augmentation, the kept model scores what fit measured (give or
+    # take a photo whose two probabilities tie to float32's last bit).
+    tta = metrics["val_accuracy_tta"]
+    assert set(tta) == {"none", "flip", "flip-shift"}
+    assert tta["none"] == pytest.approx(metrics["val_accuracy"], abs=1 / metrics["val_images"])
+    assert all(0 <= accuracy <= 1 for accuracy in tta.values())
     for name in ("model.keras", "best.keras", "learning_curves.png", "report.md"):
         assert (out / name).is_file()
     assert any((out / "tensorboard").rglob("*tfevents*"))
@@ -198,13 +204,27 @@ class Record:
         return _Record()
 
 
+def test_refit_trains_on_every_labelled_photo_and_validates_nothing(trained, tmp_path):
+    out = tmp_path / "refit"
+    with validation_passes() as passes:
+        assert task.main(train_argv(trained.data, out) + ["--refit"]) == 0
+    metrics, split = read_json(out / "metrics.json"), read_json(trained.out / "metrics.json")
+    assert metrics["refit"] is True and not passes
+    assert metrics["train_images"] == split["train_images"] + split["val_images"]
+    assert metrics["val_images"] == 0 and metrics["val_accuracy"] is None
+    assert metrics["epochs"] == 2 and metrics["best_epoch"] == 2  # the last weights are kept
+    assert (out / "model.keras").is_file() and not (out / "best.keras").exists()
+    assert all("val_accuracy" not in row for row in read_csv(out / "history.csv"))
+    assert "none held out" in (out / "report.md").read_text()
+
+
 def test_submit_writes_one_row_per_readable_photo(trained, tmp_path, capsys, monkeypatch):
     data, run = trained.data, trained.out
     bad = write_bad_files(data / "test1", stem="90")  # ids 900 ... 906
     monkeypatch.chdir(tmp_path)  # the report goes to ./runs/task4/submit
     csv = tmp_path / "submission.csv"
     argv = ["submit", "--model", str(run / "model.keras"), "--images", str(data / "test1"),
-            "--out", str(csv), "--tta", "--threads", "1"]
+            "--out", str(csv), "--tta", "flip", "--threads", "1"]
     assert task.main(argv) == 0
     err = capsys.readouterr().err
     lines = csv.read_text().splitlines()
@@ -244,7 +264,7 @@ def test_budget_stops_mid_epoch_when_an_epoch_outlasts_it():
 
 
 def test_a_budget_run_validates_once_after_its_mid_epoch_stop(tmp_path, monkeypatch):
-    """The clock starts 40 s into a 1-minute budget, past its 30 s tail: the first batch
+    """The clock starts 40 s into a 1-minute budget, past its 45 s tail: the first batch
     stops training, and fit's validation of that part-epoch is the run's only one."""
     data = make_kaggle(tmp_path / "dogs", per_class=10, test=0)
     out = tmp_path / "run"

@@ -43,11 +43,12 @@ def runs(tmp_path):
     results_folder(root, "task1-digits/cifar10-numpy", {"test_accuracy": 0.47},
                    {"dataset": "digits", "quick": False})
     # A --quick smoke run whose figures happen to fit: still not reproduced.
-    results_folder(root, "task3/bn-vs-dropout", {"dataset": "mnist", "variants": {
+    bn = results_folder(root, "task3/bn-vs-dropout", {"dataset": "mnist", "variants": {
         "plain": {"epoch_1_test_error": 0.03}, "batchnorm": {"epoch_1_test_error": 0.02}}},
         {"dataset": "mnist", "quick": True},
         {"task": "task3", "experiment": "bn-vs-dropout",
          "command": "python -m tasks.task3 bn-vs-dropout --quick"})
+    (bn / "history.csv").write_text("variant,epoch,loss\nplain,1,0.3\nbatchnorm,1,0.1\n")
     return root
 
 
@@ -72,7 +73,8 @@ def test_verdicts_commands_links_and_counts(runs, tmp_path):
     rows = page_rows(text)
 
     decay = rows[what("weight-decay")]
-    assert decay[-1] == "reproduced (no_decay has the lowest test error)"
+    assert decay[-1] == ("reproduced (no_decay has the lowest test error); one seed, so the "
+                         "run-to-run spread is unknown (--seeds 3)")
     assert f"`{WEIGHT_DECAY}`" == decay[3]
     assert "[report.md](task3/weight-decay/report.md)" in decay[4]
     assert "[test_error.png](task3/weight-decay/test_error.png)" in decay[4]
@@ -106,9 +108,56 @@ def test_the_lower_error_with_decay_differs_and_the_newest_folder_wins(runs):
     os.utime(newer, (time.time() + 10, time.time() + 10))
     report, counts = build_report(runs, runs / "REPORT.md")
     verdict = page_rows(report.render())[what("weight-decay")][-1]
-    assert verdict == "differs: l2_0.0001, not no_decay, has the lowest test error"
+    assert verdict.startswith("differs: l2_0.0001, not no_decay, has the lowest test error")
     assert counts == {"reproduced": 0, "differs": 3, "not run": len(FINDINGS) - 3}
     assert older.exists()
+
+
+@pytest.mark.parametrize("no_decay, l2, verdict", [
+    # spread 0.1 points each, 3 seeds: 2 standard errors of the difference = 0.163 points
+    ((1.9, 2.0, 2.1), (2.2, 2.3, 2.4), "reproduced (no_decay lower by 0.30%, more than 2 "
+                                       "standard errors (0.16%))"),
+    ((2.0, 2.1, 2.2), (1.9, 2.0, 2.1), "reproduced (within the run-to-run spread: l2_0.0001 "
+                                       "is lower on average by 0.10%, less than 2 standard "
+                                       "errors (0.16%), so the data do not contradict it)"),
+    ((2.2, 2.3, 2.4), (1.9, 2.0, 2.1), "differs: l2_0.0001 lower by 0.30%, more than 2 "
+                                       "standard errors (0.16%)"),
+])
+def test_weight_decay_over_seeds_is_judged_against_its_spread(tmp_path, no_decay, l2, verdict):
+    import numpy as np
+
+    def entry(errors):
+        errors = np.asarray(errors) / 100
+        return {"test_errors": list(errors), "mean": errors.mean(), "std": errors.std(ddof=1)}
+
+    metrics = decay_metrics(no_decay[0] / 100, l2[0] / 100)
+    metrics["seeds"] = {"no_decay": entry(no_decay), "l2_0.0001": entry(l2)}
+    root = tmp_path / "runs"
+    results_folder(root, "task3/weight-decay", metrics, {"dataset": "mnist"},
+                   {"task": "task3", "experiment": "weight-decay"})
+    row = page_rows(build_report(root, root / "REPORT.md")[0].render())[what("weight-decay")]
+    assert row[-1] == verdict
+    assert row[2].startswith("mean test error of 3 seeds: no_decay ")
+
+
+def test_batch_norm_learns_faster_is_judged_on_the_first_epochs_training_loss(tmp_path):
+    root = tmp_path / "runs"
+    # Batch norm's first test point is ruined by its moving averages' start; its training
+    # loss over the epoch is the lowest: it learned fastest.
+    bn = results_folder(root, "task3/bn-vs-dropout", {"dataset": "mnist", "variants": {
+        "plain": {"epoch_1_test_error": 0.027}, "batchnorm": {"epoch_1_test_error": 0.49}}},
+        {"dataset": "mnist"}, {"task": "task3", "experiment": "bn-vs-dropout"})
+    (bn / "history.csv").write_text("variant,epoch,loss\nplain,1,0.260\nplain,2,0.07\n"
+                                    "batchnorm,1,0.118\nbatchnorm,2,0.03\n")
+    row = page_rows(build_report(root, root / "REPORT.md")[0].render())[what("bn-vs-dropout")]
+    assert row[-1] == "reproduced (batchnorm has the lowest mean training loss over epoch 1)"
+    assert row[2].startswith("mean training loss over epoch 1: plain 0.260, batchnorm 0.118; "
+                             "test error after epoch 1 (not judged): plain 2.70%, batchnorm "
+                             "49.00%")
+    (bn / "history.csv").write_text("variant,epoch,loss\nplain,1,0.1\nbatchnorm,1,0.118\n")
+    row = page_rows(build_report(root, root / "REPORT.md")[0].render())[what("bn-vs-dropout")]
+    assert row[-1] == "differs: plain, not batchnorm, has the lowest mean training loss over " \
+                      "epoch 1"
 
 
 def test_numbers_against_a_reported_figure(tmp_path):

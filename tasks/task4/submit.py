@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from data.augment import TTA_MODES
 from suite.cli import arg
 from suite.errors import UsageError, must_be
 from suite.io import atomic_write_text
@@ -23,14 +24,17 @@ from tasks.task4 import reported
 
 LABELS = ("Cat", "Dog")
 PREDICT_BATCH = 256
+DEFAULT_TTA = "flip-shift"
 
 ARGUMENTS = [
     arg("--model", default="runs/task4/train/model.keras", help="a saved model.keras"),
     arg("--images", help="folder of test photos <id>.jpg (default: the dataset's test1/)"),
     arg("--probabilities", action="store_true",
         help="write the probability of a dog instead of Cat/Dog"),
-    arg("--tta", action="store_true",
-        help="test-time augmentation: average the predictions of each photo and its mirror"),
+    arg("--tta", choices=tuple(TTA_MODES), default=DEFAULT_TTA,
+        help="test-time augmentation: average the predictions of each photo's views: none; "
+             "flip (the photo and its mirror); flip-shift (also shifted 1/16 of the side "
+             "up, down, left and right). train measures each on the validation photos"),
 ]
 
 
@@ -97,19 +101,42 @@ def validate_submission(text: str, expected_ids, probabilities: bool = False) ->
                          f"{len(extra)} are extra (e.g. {sorted(extra)[:3]})")
 
 
-def predict_dog(model, files, image_size: int, tta: bool = False) -> np.ndarray:
-    """The probability of a dog for each (readable) file, optionally mirror-averaged."""
+def view_probabilities(model, images, shift: int) -> np.ndarray:
+    """Every test-time view's probability of a dog, shape (views, photos), in `TTA_MODES`
+    order; `images` yields float32 batches (labels, if any, are ignored). One decode per
+    photo: each batch's views go through the model together."""
     import tensorflow as tf
 
+    from data.augment import tta_views
+
+    chunks = []
+    for batch in images:
+        x = batch[0] if isinstance(batch, tuple) else batch
+        views = tta_views(x, shift)
+        dog = model.predict_on_batch(tf.concat(views, 0))[:, 1]
+        chunks.append(np.asarray(dog).reshape(len(views), -1))
+    return np.concatenate(chunks, axis=1)
+
+
+def tta_probability(views: np.ndarray, mode: str) -> np.ndarray:
+    """The mean probability of a dog over the first views `mode` uses (see `TTA_MODES`)."""
+    return views[:TTA_MODES[mode]].mean(axis=0)
+
+
+def tta_shift(image_size: int) -> int:
+    """Pixels of the shifted views: 1/16 of the side (4 at the competition's 64x64)."""
+    return max(1, image_size // 16)
+
+
+def predict_dog(model, files, image_size: int, tta: str = DEFAULT_TTA) -> np.ndarray:
+    """The probability of a dog for each (readable) file, averaged over `tta`'s views."""
     from data.dogs import make_dataset
 
     images = make_dataset(files, batch_size=PREDICT_BATCH, image_size=image_size, cache=False,
                           check=False)
-    probabilities = model.predict(images, verbose=0)[:, 1]
-    if tta:
-        mirrored = images.map(tf.image.flip_left_right)
-        probabilities = 0.5 * (probabilities + model.predict(mirrored, verbose=0)[:, 1])
-    return probabilities
+    if tta == "none":
+        return model.predict(images, verbose=0)[:, 1]
+    return tta_probability(view_probabilities(model, images, tta_shift(image_size)), tta)
 
 
 def submit(args, run):
@@ -161,7 +188,7 @@ def submit(args, run):
     report = Report("Task 4 submit: Kaggle submission file",
                     f"`{out}`: {len(ids):,} rows (`id,label`, sorted by id), "
                     f"{'dog probabilities' if args.probabilities else 'Cat/Dog labels'}"
-                    f"{', mirror test-time augmentation' if args.tta else ''}; "
+                    f", test-time augmentation {args.tta}; "
                     f"{len(unreadable)} unreadable photos have no row.")
     report.paragraph(f"{100 * metrics['dog_fraction']:.1f}% of the photos are called dogs. "
                      "The test photos have no labels here, so the Kaggle score (report B: "

@@ -1,0 +1,130 @@
+"""Training images per second of task 4's default recipe against Keras's defaults.
+
+Both train the default `cpu_net` (64x64, batch 64, Adam 2e-3, the report's augmentation) on
+the same `--photos` Dogs-vs-Cats photos (half cats, half dogs) from `--data-dir`:
+
+- `suite`: `python -m tasks.task4 train` exactly as it runs: `tasks.task4.train`'s
+  `make_datasets` (decode once and cache the uint8 pixels, shuffle, batch, the fast affine
+  augmentation in the tf.data graph, prefetch) and `compiled_model` (its compile settings);
+- `keras_defaults`: the same net compiled with Keras's defaults, fed the keras.io way: every
+  epoch decodes and resizes the JPEGs again, and the augmentation is Keras's preprocessing
+  layers (`RandomFlip`, `RandomTranslation(0.2, 0.2)`, `RandomZoom(0.5)`) mapped over the
+  batches.
+
+Each engine runs in a child process of its own (one warm-up epoch, which also fills the
+suite's cache, then `--epochs` timed epochs, the best counts); the engines alternate for
+`--repeats` children each and the best of each counts. Prints images/s of both and
+`ratio` = suite / keras_defaults.
+
+    python bench/train_speed.py [--data-dir ../shared/datasets] [--photos 2048]
+                                [--repeats 2] [--epochs 2] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ENGINES = ("suite", "keras_defaults")
+IMAGE_SIZE = 64
+
+
+def train_args(data_dir: str) -> argparse.Namespace:
+    """`task4 train`'s parsed defaults, as its parser gives them."""
+    from tasks.task4.experiments import task
+
+    return task.parser().parse_args(["train", "--data-dir", data_dir])
+
+
+def keras_defaults_dataset(files, labels, batch_size: int):
+    """The keras.io pipeline: decode every epoch, augment with preprocessing layers."""
+    import keras
+    import tensorflow as tf
+
+    augment = keras.Sequential([keras.layers.RandomFlip("horizontal"),
+                                keras.layers.RandomTranslation(0.2, 0.2),
+                                keras.layers.RandomZoom(0.5)])
+
+    def load(path, label):
+        image = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
+        return tf.image.resize(image, (IMAGE_SIZE, IMAGE_SIZE)) / 255.0, label
+
+    dataset = tf.data.Dataset.from_tensor_slices((list(files), list(labels)))
+    dataset = dataset.shuffle(len(files)).map(load, num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.batch(batch_size)
+    return dataset.map(lambda x, y: (augment(x, training=True), y),
+                       num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def child(engine: str, data_dir: str, photos: int, epochs: int) -> float:
+    """Best training images/s of `epochs` epochs after a warm-up one, in this process."""
+    import keras
+
+    from data.dogs import load_dogs_vs_cats
+    from tasks.task4 import train
+
+    args = train_args(data_dir)
+    config = train.settings(args)
+    data = load_dogs_vs_cats(data_dir, seed=0, limit=photos // 2)
+    files, labels = data.train_files + data.val_files, list(data.train_labels) + list(
+        data.val_labels)
+    data.train_files, data.train_labels = files, labels
+    if engine == "suite":
+        dataset, _ = train.make_datasets(args, data, config["batch_size"])
+        model = train.compiled_model(args, config)
+    else:
+        dataset = keras_defaults_dataset(files, labels, config["batch_size"])
+        model = train.make_model(config, IMAGE_SIZE)
+        model.compile(keras.optimizers.Adam(config["learning_rate"]),
+                      "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(dataset, epochs=1, verbose=0)  # warm-up: tracing, thread pools, the cache
+    best = float("inf")
+    for _ in range(epochs):
+        start = time.perf_counter()
+        model.fit(dataset, epochs=1, verbose=0)
+        best = min(best, time.perf_counter() - start)
+    return len(files) / best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default="../shared/datasets")
+    parser.add_argument("--photos", type=int, default=2048, help="photos trained on")
+    parser.add_argument("--repeats", type=int, default=2, help="children per engine")
+    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per child")
+    parser.add_argument("--threads", type=int, help="threads (default: every core)")
+    parser.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        if args.threads:
+            from suite.env import limit_threads
+
+            limit_threads(args.threads)
+        print(json.dumps({"images_per_second": child(args.child, args.data_dir, args.photos,
+                                                     args.epochs)}))
+        return
+    speeds = {name: [] for name in ENGINES}
+    for _ in range(args.repeats):  # interleaved, so both see the same machine load
+        for name in ENGINES:
+            command = [sys.executable, __file__, "--child", name, "--data-dir", args.data_dir,
+                       "--photos", str(args.photos), "--epochs", str(args.epochs)]
+            if args.threads:
+                command += ["--threads", str(args.threads)]
+            out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+            speeds[name].append(json.loads(out.strip().splitlines()[-1])["images_per_second"])
+    suite, defaults = max(speeds["suite"]), max(speeds["keras_defaults"])
+    print(json.dumps({"bench": "train_speed", "model": "cpu_net", "photos": args.photos,
+                      "suite_images_per_second": round(suite, 1),
+                      "keras_defaults_images_per_second": round(defaults, 1),
+                      "ratio": round(suite / defaults, 3),
+                      "all": {k: [round(v, 1) for v in vs] for k, vs in speeds.items()}}))
+
+
+if __name__ == "__main__":
+    main()

@@ -240,6 +240,52 @@ def test_weight_decay_seeds_give_each_model_a_spread(tmp_path, fake_data):
     assert means[m["lower_test_error"]] == min(means.values())  # tiny data: a tie may be
 
 
+def test_batch_norm_first_epoch_is_measured_again_without_the_start_share(monkeypatch):
+    import keras
+
+    from tasks.task3.experiments import first_epoch_without_start_share
+
+    rng = np.random.default_rng(0)
+    x = (0.01 * rng.standard_normal((64, 3))).astype(np.float32)  # small variances
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.BatchNormalization(momentum=0.9),
+                              keras.layers.Dense(2, activation="softmax")])
+    model.compile(keras.optimizers.SGD(0.1), "sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    norm, seen = model.layers[0], {}
+
+    class Spy(keras.callbacks.Callback):  # the moving averages as epoch 1 left them
+        def on_epoch_end(self, epoch, logs=None):
+            seen.setdefault("left", (np.asarray(norm.moving_mean),
+                                     np.asarray(norm.moving_variance)))
+
+    evaluate = keras.Model.evaluate
+
+    def spying_evaluate(self, *args, **kwargs):  # the averages the measurement used
+        seen["measured"] = (np.asarray(norm.moving_mean), np.asarray(norm.moving_variance))
+        return evaluate(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "evaluate", spying_evaluate)
+    import tensorflow as tf
+
+    test = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+    probe = first_epoch_without_start_share(test)
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, callbacks=[Spy(), probe])
+    share = 0.9 ** 4  # 4 steps: the start's share of the averages
+    (mean, variance), (measured_mean, measured_variance) = seen["left"], seen["measured"]
+    assert np.all(variance > share)  # the start's variance 1 dominates these small ones
+    np.testing.assert_allclose(measured_mean, mean / (1 - share), rtol=1e-5)
+    np.testing.assert_allclose(measured_variance, (variance - share) / (1 - share), rtol=1e-4)
+    assert 0 <= probe.accuracy <= 1
+    np.testing.assert_array_equal(np.asarray(norm.moving_variance), variance)  # put back
+
+    plain = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    plain.compile("sgd", "mse")
+    no_norm = first_epoch_without_start_share(test)
+    plain.fit(x, np.zeros((64, 2)), epochs=1, verbose=0, callbacks=[no_norm])
+    assert no_norm.accuracy is None
+
+
 def test_cifar10_cnn_bad_models_is_one_sentence(tmp_path, fake_data, capsys):
     status = run(["cifar10-cnn", "--quick", "--dataset", "fashion_mnist", "--models", "big",
                   "--out", str(tmp_path / "c")])

@@ -224,7 +224,7 @@ def test_submit_writes_one_row_per_readable_photo(trained, tmp_path, capsys, mon
     monkeypatch.chdir(tmp_path)  # the report goes to ./runs/task4/submit
     csv = tmp_path / "submission.csv"
     argv = ["submit", "--model", str(run / "model.keras"), "--images", str(data / "test1"),
-            "--out", str(csv), "--tta", "flip", "--threads", "1"]
+            "--out", str(csv), "--tta", "flip-shift", "--threads", "1"]
     assert task.main(argv) == 0
     err = capsys.readouterr().err
     lines = csv.read_text().splitlines()

@@ -24,7 +24,9 @@ from tasks.task4 import reported
 
 LABELS = ("Cat", "Dog")
 PREDICT_BATCH = 256
-DEFAULT_TTA = "flip-shift"
+# Measured on the 4,500 validation photos with the 30-minute cpu_net (92.47% alone): flip
+# 93.24%, flip-shift 92.82%. The shifted views cost more than they bring at 64x64.
+DEFAULT_TTA = "flip"
 
 ARGUMENTS = [
     arg("--model", default="runs/task4/train/model.keras", help="a saved model.keras"),
@@ -34,7 +36,8 @@ ARGUMENTS = [
     arg("--tta", choices=tuple(TTA_MODES), default=DEFAULT_TTA,
         help="test-time augmentation: average the predictions of each photo's views: none; "
              "flip (the photo and its mirror); flip-shift (also shifted 1/16 of the side "
-             "up, down, left and right). train measures each on the validation photos"),
+             "up, down, left and right). train measures each on the validation photos; "
+             "flip measured best (see tasks/task4/README.md)"),
 ]
 
 

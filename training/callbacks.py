@@ -90,7 +90,8 @@ def step_loss_logger(every: int = 100):
             self._epoch_start = 0  # the optimiser's updates before this epoch
             self._seen = 0  # batches of this epoch counted so far
             self._previous_mean = 0.0
-            self._total, self._count = 0.0, 0
+            self._total = 0.0  # the batch losses since the last row (they are step - _row_step)
+            self._row_step = 0
             self._next_row = every
 
         def on_epoch_begin(self, epoch, logs=None):
@@ -102,12 +103,12 @@ def step_loss_logger(every: int = 100):
             seen = int(self.model.optimizer.iterations) - self._epoch_start
             # Keras logs the mean over the epoch's batches so far: recover the new ones'.
             self._total += mean * seen - self._previous_mean * self._seen
-            self._count += seen - self._seen
             self.step += seen - self._seen
             self._seen, self._previous_mean = seen, mean
             if self.step >= self._next_row:
-                self.rows.append({"step": self.step, "loss": self._total / self._count})
-                self._total, self._count = 0.0, 0
+                self.rows.append({"step": self.step,
+                                  "loss": self._total / (self.step - self._row_step)})
+                self._total, self._row_step = 0.0, self.step
                 self._next_row = (self.step // every + 1) * every
 
     return StepLossLogger()

@@ -76,7 +76,8 @@ def load_splits(args, quick_sizes=(2000, 500, 500)):
 # 2.8-3.1 s with 128; `bench/numpy_vs_keras.py` measures it on its MLP. XLA (`jit_compile`
 # "auto", Keras's default on TensorFlow) stays on: with 128 steps, turning it off was slower
 # (5.1 s). The maths is unchanged: the same updates in the same order. Callbacks' batch hooks
-# run once per call, with the index of the call's last batch; a callback that must act on
+# run once per call, with the index of the call's last batch (past the epoch's end on its
+# last, partial call: count updates with `optimizer.iterations`); a callback that must act on
 # every step (a per-step learning rate) compiles its model with 1.
 STEPS_PER_EXECUTION = 128
 

@@ -221,13 +221,14 @@ def weight_decay(args, run):
              for record in first for update, norm in record["norms"]]
     results = [record["result"] for record in records]
     spread = seed_spread(results)
+    lower = min(spread, key=lambda m: spread[m]["mean"])
     run.write_history([{"model": m, **r} for m, rows in curves.items() for r in rows])
     run.write_csv("weight_norm.csv", norms)
     run.write_csv("results.csv", results)
     run.write_metrics({"dataset": args.dataset,
                        "models": {r["model"]: r for r in results if r["seed"] == args.seed},
                        "seeds": spread,
-                       "lower_test_error": min(spread, key=lambda m: spread[m]["mean"])})
+                       "lower_test_error": lower})
     errors = plot_error_curves(run, curves, ("test_accuracy",), "test_error.png",
                                f"test error per epoch, {args.dataset}")
     fig, ax = new_figure(width=8)
@@ -252,8 +253,7 @@ def weight_decay(args, run):
                      [[m, len(v["test_errors"]), percent(v["mean"]), percent(v["std"])]
                       for m, v in spread.items()])
     report.compare([["lower test error", reported.LOWER_TEST_ERROR,
-                     min(spread, key=lambda m: spread[m]["mean"])
-                     + (f" (mean of {len(seeds)} seeds)" if len(seeds) > 1 else "")]])
+                     lower + (f" (mean of {len(seeds)} seeds)" if len(seeds) > 1 else "")]])
     report.image(errors, "Test error per epoch (the report's Figure 1)")
     report.image(norm_plot, "L2 norm of all parameters after every update (Figure 2)")
     report.paragraph(TENSORBOARD_NOTE.format(path=run.file("tensorboard")))
@@ -401,6 +401,8 @@ BN_FIRST_EPOCH_NOTE = (
     "first convolution, that inflates them several-fold. The table's fifth column measures "
     "it: the test error after epoch 1 once more, with that share removed from the moving "
     "averages and nothing else changed. After epoch 2 (0.04%) the share is gone.")
+
+
 @task.experiment("bn-vs-dropout", "The 206,500-parameter CNN plain, with dropout and with "
                  "batch norm: test error per epoch.",
                  arguments=[arg("--epochs", type=positive_int, default=10),

@@ -355,9 +355,10 @@ def keep_best(run, model, rows) -> dict:
     return best
 
 
-def tta_accuracies(run, val_data, image_size: int) -> dict:
+def tta_accuracies(run, val_data, labels, image_size: int) -> dict:
     """The kept model's validation accuracy under each test-time augmentation of `submit`
-    ("none" is the plain accuracy, which fit measured as `val_accuracy`)."""
+    ("none" is the plain accuracy, which fit measured as `val_accuracy`); `labels` are the
+    validation photos' own, in `val_data`'s (file) order."""
     import keras
     import numpy as np
 
@@ -365,9 +366,8 @@ def tta_accuracies(run, val_data, image_size: int) -> dict:
     from tasks.task4.submit import tta_probability, tta_shift, view_probabilities
 
     model = keras.models.load_model(run.file(MODEL_FILE))
-    labels = np.concatenate([np.asarray(y) for _, y in val_data])
     views = view_probabilities(model, val_data, tta_shift(image_size))
-    return {mode: float(np.mean((tta_probability(views, mode) >= 0.5) == labels))
+    return {mode: float(np.mean((tta_probability(views, mode) >= 0.5) == np.asarray(labels)))
             for mode in TTA_MODES}
 
 
@@ -411,7 +411,8 @@ def train(args, run, started=None):
     exit_if_diverged(guard, run)
     best = keep_best(run, model, rows)
     plot_learning_curves(run, rows, title=f"{model.name} on Dogs vs. Cats")
-    tta = tta_accuracies(run, val_data, args.image_size) if val_data is not None else {}
+    tta = tta_accuracies(run, val_data, data.val_labels, args.image_size) \
+        if val_data is not None else {}
     metrics = train_metrics(model, best, rows, clock(), config, args, data)
     metrics["val_accuracy_tta"] = tta
     run.write_metrics(metrics)

@@ -1,57 +1,65 @@
-"""Memory across a search: resident set size after each of 20 `--quick` trials.
+"""Memory across a search: each trial's peak resident memory over N `--quick` trials, with
+every trial in one process and with a process per trial (`--trials-per-process 1`).
 
-    python bench/tuning_memory.py [--data-dir ../shared/datasets] [--trials 20]
+    python bench/tuning_memory.py [--data-dir ../shared/datasets] [--trials 100]
 
-Runs `python -m tuning.vgg --quick --max-trials N` in this process and reads VmRSS after
-every trial. Flat memory means the growth from trial 5 (imports, caches and TensorFlow's
-allocator warmed up) to the last stays small. Prints one JSON line;
-`rss_last_to_trial5_ratio` is the headline (1.0 = no growth at all).
+Runs `python -m tuning.vgg --quick --max-trials N` both ways and reads the `peak_rss_mib`
+column of `trials.csv` (the peak of the process that ran the trial, so far). In one process
+that peak only grows with whatever each trial leaves behind; in a process per trial it is
+that trial's alone. Flat memory means the last trial's figure stays near the fifth's (the
+first ones warm imports, caches and TensorFlow's allocator up). Prints one JSON line; the
+headline is `per_process_rss_last_to_trial5_ratio` (1.0 = no growth at all), beside
+`one_process_rss_last_to_trial5_ratio`. Memory does not depend on the load of the machine,
+only the run's length does.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+MODES = {"one_process": "0", "per_process": "1"}  # --trials-per-process
 
 
-def rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
+def peaks(data_dir: str, trials: int, per_process: str) -> tuple[list[float], float]:
+    """Each completed trial's `peak_rss_mib`, in trial order, and the run's seconds."""
+    with tempfile.TemporaryDirectory() as out:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "tuning.vgg", "--quick", "--quiet",
+                        "--max-trials", str(trials), "--trials-per-process", per_process,
+                        "--data-dir", data_dir, "--out", out], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - start
+        rows = list(csv.DictReader(open(Path(out) / "trials.csv")))
+    rows.sort(key=lambda r: int(r["trial_id"]))
+    return [float(r["peak_rss_mib"]) for r in rows if r["status"] == "completed"], seconds
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data-dir", default=str(Path(__file__).resolve().parents[2] / "shared"
-                                             / "datasets"))
-    p.add_argument("--trials", type=int, default=20)
+    p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "datasets"),
+                   help="the folder holding dogs-vs-cats/")
+    p.add_argument("--trials", type=int, default=100, help="quick trials in each run")
     args = p.parse_args()
 
-    from tuning import tuner as tuner_module
-    from tuning.vgg import main as tuning_main
-
-    after_trial = []
-    on_trial_end = tuner_module.VGGTuner.on_trial_end
-
-    def measured(self, trial):
-        on_trial_end(self, trial)  # clears the Keras session first
-        after_trial.append(round(rss_mib(), 1))
-
-    tuner_module.VGGTuner.on_trial_end = measured
-    with tempfile.TemporaryDirectory() as out:
-        status = tuning_main(["--quick", "--quiet", "--max-trials", str(args.trials),
-                              "--data-dir", args.data_dir, "--out", out])
-    if status != 0:
-        raise SystemExit(status)
-    warm = after_trial[min(4, len(after_trial) - 1)]
-    print(json.dumps({
-        "trials": len(after_trial), "rss_mib_after_trial": after_trial,
-        "rss_growth_mib_trial5_to_last": round(after_trial[-1] - warm, 1),
-        "rss_last_to_trial5_ratio": round(after_trial[-1] / warm, 3)}))
+    result = {"bench": "tuning_memory", "trials": args.trials}
+    for mode, per_process in MODES.items():
+        values, seconds = peaks(args.data_dir, args.trials, per_process)
+        warm = values[min(4, len(values) - 1)]
+        result.update({
+            f"{mode}_seconds": round(seconds),
+            f"{mode}_peak_rss_mib_trial1_5_last": [values[0], warm, values[-1]],
+            f"{mode}_peak_rss_mib_max": max(values),
+            f"{mode}_rss_growth_mib_trial5_to_last": round(values[-1] - warm, 1),
+            f"{mode}_rss_last_to_trial5_ratio": round(values[-1] / warm, 3)})
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -136,8 +136,17 @@ def build_bn_net(name: str, input_shape=(64, 64, 3), num_classes: int = 2, **kw)
                      num_classes=num_classes, name=name, **kw)
 
 
+# The CPU net at the report's depths (tuning's CPU-sized space): conv layers per stage after
+# the stride-2 stem, at 32x32, 16x16, 8x8 and 4x4 for a 64x64 photo. Depth 6 is `cpu_net`
+# itself; deeper nets add layers where the maps are small, each costing about 9.4 MMAC per
+# image (channels double as the area quarters), so depth 19 costs 4.9x depth 6.
+CPU_NET_DEPTHS = {6: (1, 1, 2, 1), 10: (1, 2, 3, 3), 13: (2, 2, 4, 4), 16: (2, 3, 5, 5),
+                  19: (2, 4, 6, 6)}
+
+
 def build_cpu_net(input_shape=(64, 64, 3), num_classes: int = 2, width: int = 32,
-                  dropout: float = 0.3, name: str = "cpu_net"):
+                  dropout: float = 0.3, depth: int = 6, kernel_size: int = 3,
+                  name: str = "cpu_net"):
     """This suite's net for 2 CPU cores: the most accuracy per minute of training.
 
     A VGG with batch norm that spends its compute where the maps are small: a stride-2 stem
@@ -150,22 +159,27 @@ def build_cpu_net(input_shape=(64, 64, 3), num_classes: int = 2, width: int = 32
     Args:
         width: filters of the first full block; later blocks double it (32 -> 256).
         dropout: rate before the softmax.
+        depth: conv layers in all, a key of `CPU_NET_DEPTHS` (6, the default, is the net
+            above; tuning's depth table tries the others).
+        kernel_size: side of every conv kernel.
     """
     import keras
     from keras import layers
 
-    _check_fits([[width]] * 4, 3, input_shape)  # a stem and three pools halve it 4 times
+    if depth not in CPU_NET_DEPTHS:
+        raise ValueError(f"depth must be one of {', '.join(map(str, CPU_NET_DEPTHS))}; "
+                         f"got {depth!r}.")
+    stages = CPU_NET_DEPTHS[depth]
+    _check_fits([[width]] * len(stages), kernel_size, input_shape)  # a stem, 3 pools
 
     inputs = keras.Input(shape=tuple(input_shape), name="image")
-    x = conv_bn_relu(inputs, 3 * width // 4, strides=2, name="stem")  # 32x32
-    x = conv_bn_relu(x, width, name="block1")
-    x = layers.MaxPooling2D(2, name="block1_pool")(x)                    # 16x16
-    x = conv_bn_relu(x, 2 * width, name="block2")
-    x = layers.MaxPooling2D(2, name="block2_pool")(x)                    # 8x8
-    x = conv_bn_relu(x, 4 * width, name="block3a")
-    x = conv_bn_relu(x, 4 * width, name="block3b")
-    x = layers.MaxPooling2D(2, name="block3_pool")(x)                    # 4x4
-    x = conv_bn_relu(x, 8 * width, name="block4")
+    x = conv_bn_relu(inputs, 3 * width // 4, kernel_size, strides=2, name="stem")  # 32x32
+    for stage, convs in enumerate(stages, start=1):
+        for c in range(convs):
+            suffix = "" if convs == 1 else "abcdefgh"[c]  # block3a, block3b, ...
+            x = conv_bn_relu(x, width << (stage - 1), kernel_size, name=f"block{stage}{suffix}")
+        if stage < len(stages):
+            x = layers.MaxPooling2D(2, name=f"block{stage}_pool")(x)     # 16, 8, 4
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     if dropout:
         x = layers.Dropout(dropout, name="dropout")(x)

@@ -347,15 +347,21 @@ def tuning_judge(name: str) -> Judge:
     budget, so the ranking is compared, not the accuracies)."""
     def judge(metrics, folder):
         objective = metrics["objective"]
-        best = {}
-        for row in read_csv(folder / "trials.csv"):
-            if row.get("status") == "completed" and row.get(objective) not in (None, ""):
-                value = float(row[name])
-                best[value] = max(best.get(value, -math.inf), float(row[objective]))
-        if not best:
-            return "no completed trial", differs("no completed trial")
-        winner = max(best, key=best.get)
-        ours = f"best {name} {winner:g} ({objective} {best[winner]:.4f}) of {len(best)} values"
+        table = metrics.get("tables", {}).get(name)
+        if table:  # --one-at-a-time: the table's own rows, the others at the centre
+            winner, score = float(table["best_value"]), table[f"best_{objective}"]
+            ours = f"best {name} {winner:g} ({objective} {score:.4f}) of its table"
+        else:  # a search: each value's best trial, whatever the others were
+            best = {}
+            for row in read_csv(folder / "trials.csv"):
+                if row.get("status") == "completed" and row.get(objective) not in (None, ""):
+                    value = float(row[name])
+                    best[value] = max(best.get(value, -math.inf), float(row[objective]))
+            if not best:
+                return "no completed trial", differs("no completed trial")
+            winner = max(best, key=best.get)
+            ours = (f"best {name} {winner:g} ({objective} {best[winner]:.4f}) of "
+                    f"{len(best)} values")
         if winner == TUNING_BEST[name]:
             return ours, reproduced(f"the best {name} is the report's")
         return ours, differs(f"the report's best {name} is {TUNING_BEST[name]}")

@@ -91,6 +91,14 @@ def test_flips_happen_half_the_time(engine):
     assert 0.4 < flipped.mean() < 0.6
 
 
+def test_flip_alone_gives_each_image_or_its_exact_mirror():
+    images = np.random.default_rng(0).random((64, 8, 8, 3)).astype(np.float32)
+    out = fast_engine(AugmentConfig(rescale=1 / 255, horizontal_flip=True))(images, seed=5)
+    mirrored = np.array([np.array_equal(o, i[:, ::-1]) for o, i in zip(out, images)])
+    kept = np.array([np.array_equal(o, i) for o, i in zip(out, images)])
+    assert np.all(mirrored | kept) and 0.25 < mirrored.mean() < 0.75
+
+
 def zoom_factors(out):
     """Scale factors read off gradient images: x from the column ramp, y from the row ramp."""
     c = SIDE // 2

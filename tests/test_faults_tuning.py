@@ -185,6 +185,33 @@ def test_killed_search_continues_without_rerunning_finished_trials(images, tmp_p
     assert (out / "best_hparams.json").exists() and (out / "report.md").exists()
 
 
+# -- a trial per process: Ctrl-C and SIGKILL mid-chain, then run again -----------------------
+def test_trial_processes_stop_on_ctrl_c_and_the_rerun_finishes_each_trial_once(images, tmp_path):
+    out, log = tmp_path / "out", tmp_path / "log.txt"
+    command = _command(images, out, *LONG_SPACE, "--trials-per-process", "1")
+    first = subprocess.Popen(command, cwd=ROOT, env=_env(), stdout=open(log, "ab"),
+                             stderr=subprocess.STDOUT, start_new_session=True)
+    _wait_for(lambda: sum(r["status"] == "completed" for r in _rows(out)) >= 2
+              and any(r["status"] == "running" for r in _rows(out)), 240,
+              "two trial processes finished and a third running", [first], log)
+    os.killpg(first.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole group
+    assert _finish([first], 120, log) == [130], _log_tail(log)
+    assert "run the same command again" in log.read_text()
+    finished = {r["trial_id"]: r for r in _rows(out) if r["status"] == "completed"}
+    assert len(finished) >= 2 and (out / "report.md").exists()
+    # A process per trial: each loaded the photos (from the cache after the first).
+    assert log.read_text().count("training and 16 validation images") >= 3
+
+    second = _start(command, log)
+    assert _finish([second], 300, log) == [0], _log_tail(log)
+    rows = _rows(out)
+    _assert_each_combination_once(rows)
+    assert {r["status"] for r in rows} == {"completed"}
+    for trial_id, row in finished.items():
+        assert {r["trial_id"]: r for r in rows}[trial_id] == row  # never run again
+    assert (out / "best_hparams.json").exists()
+
+
 # -- faults 5 and 9, and issue 5's distributed test ---------------------------------------------
 def test_local_workers_run_every_combination_once(images, tmp_path):
     out, log = tmp_path / "out", tmp_path / "log.txt"

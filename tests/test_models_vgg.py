@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from models.vgg import (BN_NETS, MODEL_NAMES, VGG_DEPTHS, build_bn_net, build_cpu_net,
-                        build_model, build_vgg, trainable_params)
+from models.vgg import (BN_NETS, CPU_NET_DEPTHS, MODEL_NAMES, VGG_DEPTHS, build_bn_net,
+                        build_cpu_net, build_model, build_vgg, trainable_params)
 
 
 def conv_count(model):
@@ -56,6 +56,21 @@ def test_outputs_are_probabilities():
 
 def test_cpu_net_is_small():
     assert build_cpu_net().count_params() < 3_000_000
+
+
+@pytest.mark.parametrize("depth", sorted(CPU_NET_DEPTHS))
+def test_cpu_net_depth_counts_its_conv_layers(depth):
+    model = build_cpu_net(input_shape=(32, 32, 3), width=8, depth=depth, kernel_size=2)
+    convs = [layer for layer in model.layers if layer.name.endswith("_conv")]
+    assert len(convs) == depth
+    assert {layer.kernel_size for layer in convs} == {(2, 2)}
+    # Every stage doubles the width; the stem is 3/4 of the first.
+    assert [layer.filters for layer in convs][:2] == [6, 8] and convs[-1].filters == 64
+
+
+def test_cpu_net_rejects_an_unknown_depth_in_one_sentence():
+    with pytest.raises(ValueError, match=r"^depth must be one of 6, 10, 13, 16, 19; got 7\.$"):
+        build_cpu_net(depth=7)
 
 
 def test_every_name_builds():

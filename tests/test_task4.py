@@ -65,6 +65,22 @@ def test_hparams_file_from_tuning_sets_model_and_optimiser(tmp_path):
     assert model.count_params() == 112 + 296 + (4 * 4 * 8 * 16 + 16) + 34
 
 
+def test_hparams_file_from_a_cpu_size_search_builds_that_cpu_net(tmp_path):
+    from models.vgg import build_cpu_net
+
+    path = tmp_path / "best_hparams.json"
+    path.write_text(json.dumps({"learning_rate": 0.03, "batch_size": 64, "depth": 10,
+                                "kernel_size": 5, "optimizer": "sgd", "seed": 1,
+                                "model": "cpu_net", "width": 16, "momentum": 0.9}))
+    args = argparse.Namespace(hparams=str(path), model="vgg13", optimizer=None, lr=None,
+                              batch_size=None, epochs=None, budget_minutes=None, quick=False)
+    config = train_module.settings(args)
+    assert config["model"] == "cpu_net" and config["momentum"] == 0.9
+    model = train_module.make_model(config, 32)
+    assert model.count_params() == build_cpu_net((32, 32, 3), width=16, depth=10,
+                                                 kernel_size=5).count_params()
+
+
 def test_best_record_counts_only_when_written_after_its_checkpoint(tmp_path):
     import os
 

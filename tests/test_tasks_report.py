@@ -210,6 +210,27 @@ def test_settings_pick_the_finding_and_tuning_ranks_from_trials_csv(tmp_path):
     assert rows[what("tuning-kernel_size")][-1] == "differs: the report's best kernel_size is 2"
 
 
+def test_one_at_a_time_tables_are_judged_on_their_own_rows(tmp_path):
+    root = tmp_path / "runs"
+    # Depth 6 is the centre: it sits in every table's rows, and the kernel-2 trial (0.90)
+    # must not make it the depth table's winner; that table's own best is depth 16.
+    results_folder(root, "tuning/one-at-a-time", {
+        "objective": "val_accuracy",
+        "tables": {"depth": {"best_value": 16, "best_val_accuracy": 0.87},
+                   "kernel_size": {"best_value": 2, "best_val_accuracy": 0.90}}},
+        about={"task": "tuning", "experiment": "vgg"})  # what tuning.vgg records
+    (root / "tuning/one-at-a-time/trials.csv").write_text(
+        "trial_id,status,depth,kernel_size,learning_rate,batch_size,val_accuracy\n"
+        "0,completed,6,3,0.03,64,0.86\n1,completed,16,3,0.03,64,0.87\n"
+        "2,completed,6,2,0.03,64,0.90\n")
+    rows = page_rows(build_report(root, root / "REPORT.md")[0].render())
+    assert rows[what("tuning-depth")][2].startswith(
+        "best depth 16 (val_accuracy 0.8700) of its table")
+    assert rows[what("tuning-depth")][-1] == "reproduced (the best depth is the report's)"
+    assert rows[what("tuning-kernel_size")][-1] == "reproduced (the best kernel_size is the " \
+                                                    "report's)"
+
+
 def test_runs_may_be_a_task_folder_itself(runs):
     report, counts = build_report(runs / "task1-digits", runs / "task1-digits" / "REPORT.md")
     row = page_rows(report.render())[what("cifar10-numpy")]

@@ -13,7 +13,15 @@ from suite.runs import RunDir
 from tests.nan_injection import poisoned_learning_rate
 from tuning.oracles import make_oracle
 from tuning.results import REPORTED, write_results
-from tuning.space import REPORT_HPARAMS, REPORT_TABLES, SearchSpace, VGGHyperModel, one_at_a_time
+from tuning.space import (
+    CPU_HPARAMS,
+    REPORT_HPARAMS,
+    REPORT_TABLES,
+    SEED,
+    SearchSpace,
+    VGGHyperModel,
+    one_at_a_time,
+)
 from tuning.tuner import VGGTuner
 
 
@@ -28,10 +36,16 @@ def test_space_is_the_issues():
     assert space["optimizer"]["values"] == ["sgd", "adam"]
     lr = space["learning_rate"]
     assert (lr["min_value"], lr["max_value"], lr["sampling"]) == (1e-3, 3e-2, "log")
-    # The defaults are the report's final model.
+    # The defaults are the CPU-sized centre, or the report's final model; one fixed seed.
+    assert {k: hp.values[k] for k in CPU_HPARAMS} == CPU_HPARAMS
+    assert space[SEED]["value"] == 0
+    hp = kt.HyperParameters()
+    SearchSpace(centre=tuple(REPORT_HPARAMS.items())).declare(hp)
     assert {k: hp.values[k] for k in REPORT_HPARAMS} == REPORT_HPARAMS
     assert SearchSpace().combinations() is None
     assert len(SearchSpace(learning_rates=(0.01, 0.03)).combinations()) == 5 * 4 * 2 * 4 * 2
+    seeded = SearchSpace(learning_rates=(0.01,), seeds=(0, 1))
+    assert len(seeded.combinations()) == 5 * 4 * 4 * 2 * 2
 
 
 def test_one_at_a_time_varies_one_hparam_per_table():
@@ -41,22 +55,52 @@ def test_one_at_a_time_varies_one_hparam_per_table():
     assert len({json.dumps(c, sort_keys=True) for c in combos}) == len(combos)
     for name, values in REPORT_TABLES.items():
         for value in values:
-            combo = {**REPORT_HPARAMS, name: value}
+            combo = {**REPORT_HPARAMS, name: value, SEED: 0}
             assert combo in combos
     for combo in combos:
         assert sum(combo[k] != v for k, v in REPORT_HPARAMS.items()) <= 1
 
 
+def test_one_at_a_time_runs_the_centre_again_with_each_other_seed_last():
+    combos = one_at_a_time(base=CPU_HPARAMS, seeds=(5, 6, 7))
+    # depth 6, kernel 3, batch 64 and lr 0.03 are each in their table: 17 - 3 distinct rows.
+    assert len(combos) == 14 + 2
+    assert {c[SEED] for c in combos[:14]} == {5}
+    assert combos[14:] == [{**CPU_HPARAMS, SEED: 6}, {**CPU_HPARAMS, SEED: 7}]
+    assert {**CPU_HPARAMS, SEED: 5} in combos[:14]
+
+
 def test_build_is_the_report_net_and_rejects_a_kernel_too_large():
-    hypermodel = VGGHyperModel()
+    hypermodel = VGGHyperModel(SearchSpace(centre=tuple(REPORT_HPARAMS.items())),
+                               size="report", momentum=0.0)
     model = hypermodel.build(kt.HyperParameters())
     assert model.count_params() == 45_238_466  # report B's VGG13
     assert model.optimizer.__class__.__name__ == "SGD"
     assert float(model.optimizer.learning_rate) == pytest.approx(0.015)
-    small = VGGHyperModel(SearchSpace(kernel_sizes=(5,)), input_shape=(32, 32, 3),
-                          width_scale=1 / 16, dense=(8,))
+    small = VGGHyperModel(SearchSpace(kernel_sizes=(5,)), size="report",
+                          input_shape=(32, 32, 3), width_scale=1 / 16, dense=(8,))
     with pytest.raises(kt.errors.FailedTrialError, match="kernel_size 5 is too large"):
         small.build(kt.HyperParameters())  # 32 px: block 5 sees 2x2 maps
+
+
+def test_cpu_size_builds_cpu_net_at_each_depth_and_kernel():
+    from models.vgg import build_cpu_net
+
+    hypermodel = VGGHyperModel()  # the CPU size and its centre
+    model = hypermodel.build(kt.HyperParameters())
+    assert model.count_params() == build_cpu_net().count_params() == 545_130
+    assert model.optimizer.__class__.__name__ == "SGD"
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.03)
+    assert float(model.optimizer.momentum) == pytest.approx(0.9)
+    for depth in (10, 19):
+        hp = kt.HyperParameters()
+        hp.Fixed("depth", depth)
+        hp.Fixed("kernel_size", 5)
+        deep = hypermodel.build(hp)
+        convs = [w for w in deep.weights if w.path.endswith("conv/kernel")]
+        assert len(convs) == depth and {tuple(w.shape[:2]) for w in convs} == {(5, 5)}
+    # What task 4's --hparams reads to build the same net.
+    assert hypermodel.architecture(13) == {"model": "cpu_net", "width": 32}
 
 
 def test_build_makes_the_trials_optimizer_with_the_flags_momentum():
@@ -186,7 +230,7 @@ def test_reload_keeps_running_trials_only_for_a_chief(tmp_path, chief):
 
 
 # -- how to run: a real search on tiny data --------------------------------------------------
-def _tiny_datasets(batch_size):
+def _tiny_datasets(batch_size, seed=0):
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
@@ -205,8 +249,8 @@ def test_search_records_results_failures_and_nan(tmp_path):
     run = RunDir(tmp_path / "run", {"test": 1})
     oracle = make_oracle("random", "val_accuracy", max_trials=4, seed=0, epochs=1,
                          results_dir=run.path)
-    hypermodel = VGGHyperModel(space, input_shape=(32, 32, 3), width_scale=1 / 16,
-                               dense=(16,))
+    hypermodel = VGGHyperModel(space, size="report", input_shape=(32, 32, 3),
+                               width_scale=1 / 16, dense=(16,))
     tuner = VGGTuner(oracle, hypermodel, directory=str(run.path), project_name="kt")
     import keras
 
@@ -227,7 +271,7 @@ def test_search_records_results_failures_and_nan(tmp_path):
         assert by[(4, lr)]["status"] == "failed"
         assert "kernel_size 4 is too large" in by[(4, lr)]["reason"]
 
-    write_results(run, rows, "val_accuracy", "tiny", one_at_a_time=False, search_seconds=1.0)
+    write_results(run, rows, "val_accuracy", "tiny", one_at_a_time=False)
     best = json.loads(run.file("best_hparams.json").read_text())
     # What `python -m tasks.task4 train --hparams` reads.
     assert {k: best[k] for k in ("learning_rate", "batch_size", "depth", "kernel_size",
@@ -250,14 +294,42 @@ def test_one_at_a_time_report_puts_the_reported_tables_beside(tmp_path):
                      "reason": ""})
     rows[0]["status"], rows[0]["reason"] = "failed", "out of memory"
     run = RunDir(tmp_path / "run", {"test": 1})
-    write_results(run, rows, "val_accuracy", "fake", one_at_a_time=True, search_seconds=2)
+    write_results(run, rows, "val_accuracy", "fake", one_at_a_time=True)
     report = run.file("report.md").read_text()
     for title in ("Table 1", "Table 2", "Table 3", "Table 4"):
         assert title in report
-    # Depth 6 (the first combination) failed; depth 10 ran as trial 1.
+    # Depth 6 (the first combination) failed; depth 10 ran as trial 1; the centre (13) as 2.
     assert "| 6 | failed |" in report
-    assert f"| 10 | 0.51 | 0.69 | 1,001 | {REPORTED['depth'][10][0]} |" in report
+    assert f"| 10 | 0.51 | 0.69 | 1,001 | -0.0100 | {REPORTED['depth'][10][0]} |" in report
+    assert "| 13 | 0.52 | 0.69 | 1,002 | centre |" in report
     assert "| 0.03 | " in report and str(REPORTED["learning_rate"][0.03][0]) in report
+    assert "ran with one seed only" in report
+
+
+def test_one_at_a_time_report_marks_differences_beyond_the_centres_noise(tmp_path):
+    combos = one_at_a_time(base=CPU_HPARAMS, seeds=(0, 1, 2))
+    scores = {json.dumps({**CPU_HPARAMS, SEED: s}, sort_keys=True): v
+              for s, v in ((0, 0.86), (1, 0.87), (2, 0.85))}  # sd 0.01
+    rows = []
+    for i, combo in enumerate(combos):
+        score = scores.get(json.dumps(combo, sort_keys=True), 0.86)
+        if combo["depth"] == 19:
+            score = 0.80  # 0.06 below the centre: beyond 2 x sqrt(2) x 0.01
+        if combo["learning_rate"] == 0.01:
+            score = 0.85  # 0.01 below: within the noise
+        rows.append({"trial_id": str(i), **combo, "val_accuracy": score, "val_loss": 0.3,
+                     "params": 1000, "status": "completed", "reason": ""})
+    run = RunDir(tmp_path / "run", {"test": 1})
+    write_results(run, rows, "val_accuracy", "fake", one_at_a_time=True,
+                  centre=CPU_HPARAMS)
+    report = run.file("report.md").read_text()
+    assert "mean 0.8600, standard deviation 0.0100" in report
+    assert "| 19 | 0.8 | 0.3 | 1,000 | -0.0600 real |" in report
+    assert "| 0.01 | 0.85 | 0.3 | 1,000 | -0.0100 noise |" in report
+    metrics = json.loads(run.file("metrics.json").read_text())
+    assert metrics["centre_noise"]["values"] == [0.86, 0.87, 0.85]
+    assert metrics["centre_noise"]["sd"] == pytest.approx(0.01)
+    assert metrics["tables"]["depth"] == {"best_value": 6, "best_val_accuracy": 0.86}
 
 
 # -- the command line ------------------------------------------------------------------------
@@ -266,10 +338,44 @@ def test_quick_fills_only_the_flags_left_unset():
 
     args = resolve(parser().parse_args(["--quick", "--epochs", "3"]))
     assert (args.epochs, args.max_trials, args.width_scale, args.limit) == (3, 4, 1 / 16, 100)
-    args = resolve(parser().parse_args([]))
-    assert (args.max_trials, args.epochs, args.dense, args.augment) == (20, 10, [4096, 4096],
-                                                                        True)
-    assert resolve(parser().parse_args(["--no-augment"])).augment is False
+    assert (args.trial_minutes, args.trials_per_process, args.augment) == (None, 0, "none")
+    args = resolve(parser().parse_args([]))  # the CPU size: 3-minute trials, one a process
+    assert (args.size, args.max_trials, args.trial_minutes, args.augment, args.momentum,
+            args.trials_per_process, args.width_scale) == ("cpu", 20, 3.0, "flip", 0.9, 1, 0.5)
+    args = resolve(parser().parse_args(["--size", "report"]))
+    assert (args.epochs, args.trial_minutes, args.dense, args.augment, args.momentum) == (
+        10, None, [4096, 4096], "report", 0.0)
+    assert resolve(parser().parse_args(["--epochs", "4"])).trial_minutes is None
+    assert resolve(parser().parse_args(["--tuner", "hyperband"])).epochs == 10
+    assert resolve(parser().parse_args(["--no-augment"])).augment == "none"
+    assert resolve(parser().parse_args(["--local-workers", "2"])).trials_per_process == 0
+
+
+def test_hyperband_with_trial_minutes_is_one_sentence():
+    from suite.errors import UsageError
+    from tuning.vgg import parser, resolve
+
+    with pytest.raises(UsageError, match="^Hyperband's rounds are counted in epochs"):
+        resolve(parser().parse_args(["--tuner", "hyperband", "--trial-minutes", "2"]))
+
+
+def test_a_tuner_stops_after_its_trials_per_process_and_the_next_continues(tmp_path):
+    space = SearchSpace(depths=(6,), kernel_sizes=(2, 3), batch_sizes=(16,),
+                        learning_rates=(0.01,), optimizers=("sgd",))
+    run = RunDir(tmp_path / "run", {"test": 1})
+    for expected, quota in ((1, True), (2, True), (2, False)):
+        oracle = make_oracle("random", "val_accuracy", max_trials=2, seed=0, epochs=1,
+                             results_dir=run.path)
+        hypermodel = VGGHyperModel(space, input_shape=(32, 32, 3), width_scale=1 / 8)
+        tuner = VGGTuner(oracle, hypermodel, directory=str(run.path), project_name="kt",
+                         trials_per_process=1)
+        tuner.search(_tiny_datasets, epochs=1, verbose=0)
+        rows = oracle.trial_rows()
+        assert [r["status"] for r in rows] == ["completed"] * expected
+        # The third process finds the search finished: no trial, and it says so.
+        assert tuner.quota_reached == quota
+    assert {r["kernel_size"] for r in rows} == {2, 3}
+    assert all(r["peak_rss_mib"] > 50 and r["epochs_run"] == 1 for r in rows)
 
 
 def test_local_workers_get_the_search_flags_but_not_the_launchers():

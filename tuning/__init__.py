@@ -8,3 +8,5 @@ flag answer without importing TensorFlow; `tuning/oracles.py` and `tuning/space.
 TUNERS = ("random", "bayesian", "hyperband")
 # The optimisers a trial may use (`training.optimizers.make_optimizer`'s names).
 OPTIMIZERS = ("sgd", "adam")
+# What a trial reports besides its objective (trials.csv's columns, in this order).
+TRIAL_FIGURES = ("val_loss", "params", "seconds", "epochs_run", "peak_rss_mib")

@@ -30,8 +30,8 @@ from keras_tuner.src.engine.trial import TrialStatus
 from suite.errors import must_be
 from suite.io import atomic_write_csv, atomic_write_text
 from training.callbacks import monitor_mode
-from tuning import TUNERS
-from tuning.space import HPARAMS
+from tuning import TRIAL_FIGURES, TUNERS
+from tuning.space import HPARAMS, SEED
 
 # A failed trial never stops the search: KerasTuner's default stops after 3 failures in a row
 # (and in distributed mode raises inside a gRPC handler, keras-team/keras-tuner#927).
@@ -242,10 +242,10 @@ class Ledger:
             trial = self.trials[trial_id]
             values = trial.hyperparameters.values
             row = {"trial_id": trial_id, "worker": self.workers.get(trial_id, "")}
-            row.update({name: values.get(name) for name in HPARAMS})
+            row.update({name: values.get(name) for name in (*HPARAMS, SEED)})
             if "tuner/epochs" in values:
                 row["epochs"] = values["tuner/epochs"]
-            for name in (objective, "val_loss", "params", "seconds"):
+            for name in (objective, *TRIAL_FIGURES):
                 metric = trial.metrics.metrics.get(name)
                 row[name] = metric.get_last_value() if metric and metric.get_history() else None
             row["status"] = trial.status.lower()

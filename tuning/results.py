@@ -11,7 +11,7 @@ import math
 from suite.plots import new_figure
 from suite.report import Report
 from training.callbacks import monitor_mode
-from tuning.space import HPARAMS, REPORT_HPARAMS, REPORT_TABLES
+from tuning.space import HPARAMS, REPORT_HPARAMS, REPORT_TABLES, SEED
 
 # The report's Tables 1-4 (see ../shared/REPORTED.md): value -> (accuracy, loss, params).
 # In Table 1 the rows for 6, 10 and 13 layers read (0.31, 0.86), (0.27, 0.88), (0.21, 0.91):
@@ -56,17 +56,22 @@ def best_hparams(row: dict, objective: str, model: dict | None = None) -> dict:
 
 
 def write_results(run, rows: list[dict], objective: str, settings: str,
-                  one_at_a_time: bool, search_seconds: float, model=None) -> None:
+                  one_at_a_time: bool, model=None,
+                  centre: dict = REPORT_HPARAMS) -> None:
     """`best_hparams.json`, `metrics.json`, `objective_vs_hparams.png` and `report.md`.
 
     Args:
         model: `model(depth) -> dict` of the fixed settings `best_hparams.json` also needs.
+        centre: the configuration the one-at-a-time tables vary one hyper-parameter of.
     """
     best = best_row(rows, objective)
     statuses = [r["status"] for r in rows]
     metrics = {"trials": len(rows), "trials_completed": statuses.count("completed"),
                "trials_failed": statuses.count("failed") + statuses.count("invalid"),
-               "objective": objective, "search_seconds": round(search_seconds, 1)}
+               "objective": objective,
+               # Summed over the trials' rows: a search may span many processes and runs.
+               "trial_seconds": round(sum(float(r["seconds"]) for r in rows
+                                          if _number(r.get("seconds"))), 1)}
     if best:
         fixed = model(int(_plain(best["depth"]))) if model else None
         run.write_json("best_hparams.json", best_hparams(best, objective, fixed))
@@ -88,7 +93,10 @@ def write_results(run, rows: list[dict], objective: str, settings: str,
     else:
         report.paragraph("No trial completed; see the reasons in `trials.csv`.")
     if one_at_a_time:
-        _one_at_a_time_tables(report, rows, objective)
+        noise = centre_noise(rows, objective, centre)
+        tables = _one_at_a_time_tables(report, rows, objective, centre, noise)
+        metrics.update({"centre": centre, "centre_noise": noise, "tables": tables})
+        run.write_metrics(metrics)
     else:
         _search_tables(report, rows, objective)
     if completed(rows, objective):
@@ -101,31 +109,99 @@ def write_results(run, rows: list[dict], objective: str, settings: str,
                      [[r["trial_id"], *(_plain(r[h]) for h in HPARAMS), r["reason"]]
                       for r in failed])
     report.paragraph(f"{len(rows)} trials ({metrics['trials_completed']} completed, "
-                     f"{metrics['trials_failed']} failed) in {search_seconds:.0f} s. Every "
+                     f"{metrics['trials_failed']} failed), {metrics['trial_seconds'] / 60:.1f} "
+                     f"minutes of building and training in all. Every "
                      f"trial is a row of `trials.csv`; TensorBoard's HParams dashboard: "
                      f"`tensorboard --logdir {run.file('tensorboard')}`.")
     run.write_report(report)
 
 
-def _one_at_a_time_tables(report, rows, objective):
+def centre_noise(rows: list[dict], objective: str, centre: dict) -> dict:
+    """The centre configuration's completed trials over its seeds: each seed's objective,
+    their mean and sample standard deviation (None with fewer than two)."""
+    runs = sorted((int(_plain(r[SEED])), float(r[objective]))
+                  for r in completed(rows, objective) if _matches(r, centre))
+    values = [v for _, v in runs]
+    mean = sum(values) / len(values) if values else None
+    sd = (math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+          if len(values) >= 2 else None)
+    return {"seeds": [s for s, _ in runs], "values": values, "mean": mean, "sd": sd}
+
+
+def _one_at_a_time_tables(report, rows, objective, centre, noise) -> dict:
+    """The report's Tables 1-4 beside this run's; returns each table's best value."""
     report.heading("The report's Tables 1-4, reproduced")
-    base = ", ".join(f"{k} {v}" for k, v in REPORT_HPARAMS.items())
-    report.paragraph(f"One hyper-parameter varies, the others stay at the report's final "
-                     f"values ({base}). Reported figures are from `../shared/REPORTED.md`.")
+    base = ", ".join(f"{k} {v}" for k, v in centre.items())
+    seed = min((int(_plain(r[SEED])) for r in rows if r.get(SEED) not in (None, "")),
+               default=0)
+    report.paragraph(f"One hyper-parameter varies, the others stay at the centre ({base}), "
+                     f"every trial with seed {seed}. Reported figures are from "
+                     f"`../shared/REPORTED.md`; the report's centre was "
+                     f"{', '.join(f'{k} {v}' for k, v in REPORT_HPARAMS.items())}.")
+    threshold = 2 * math.sqrt(2) * noise["sd"] if noise["sd"] is not None else None
+    _noise_paragraph(report, noise, objective, threshold)
+    centre_row = _find(rows, {**centre, SEED: seed})
+    centre_value = _float(centre_row[objective]) if centre_row and \
+        centre_row["status"] == "completed" else None
+    bests = {}
     for name, values in REPORT_TABLES.items():
         report.heading(TITLES[name], 3)
         table = []
         for value in values:
-            row = _find(rows, {**REPORT_HPARAMS, name: value})
+            row = _find(rows, {**centre, name: value, SEED: seed})
             acc, loss, params = REPORTED[name][value]
             mine = row if row and row["status"] == "completed" else None
-            table.append([value,
-                          _float(mine[objective]) if mine else (row or {}).get("status", "–"),
+            score = _float(mine[objective]) if mine else None
+            if score is not None and (name not in bests or _better(score, bests[name][1],
+                                                                    objective)):
+                bests[name] = (value, score)
+            table.append([value, score if mine else (row or {}).get("status", "–"),
                           _float(mine.get("val_loss")) if mine else None,
-                          int(float(mine["params"])) if mine else None, acc, loss, params])
+                          int(float(mine["params"])) if mine else None,
+                          _versus(score, centre_value, threshold, value == centre[name]),
+                          acc, loss, params])
         report.table([name, f"{objective} (this run)", "val loss (this run)",
-                      "params (this run)", "accuracy (report)", "loss (report)",
-                      "params (report)"], table)
+                      "params (this run)", "vs centre", "accuracy (report)",
+                      "loss (report)", "params (report)"], table)
+    return {name: {"best_value": value, f"best_{objective}": score}
+            for name, (value, score) in bests.items()}
+
+
+def _noise_paragraph(report, noise, objective, threshold) -> None:
+    if not noise["values"]:
+        report.paragraph("The centre configuration has no completed trial yet: no noise "
+                         "figure.")
+        return
+    runs = ", ".join(f"{v:.4f} (seed {s})" for s, v in zip(noise["seeds"], noise["values"],
+                                                           strict=True))
+    if noise["sd"] is None:
+        report.paragraph(f"**Noise**: the centre ran with one seed only ({runs}); rerun with "
+                         f"`--seeds 3` to see which differences are real.")
+        return
+    report.paragraph(f"**Noise**: the centre configuration with {len(noise['values'])} seeds "
+                     f"gave {objective} {runs}: mean {noise['mean']:.4f}, standard deviation "
+                     f"{noise['sd']:.4f}. Two single trials differ by more than "
+                     f"2 x sqrt(2) x sd = {threshold:.4f} less than one time in twenty by "
+                     f"chance alone: the \"vs centre\" column marks such a difference *real*; "
+                     f"a smaller one is within the noise.")
+
+
+def _versus(score, centre_value, threshold, is_centre: bool) -> str:
+    if is_centre:
+        return "centre"
+    if score is None or centre_value is None:
+        return "–"
+    diff = score - centre_value
+    verdict = "" if threshold is None else (" real" if abs(diff) > threshold else " noise")
+    return f"{diff:+.4f}{verdict}"
+
+
+def _better(a: float, b: float, objective: str) -> bool:
+    return a < b if monitor_mode(objective) == "min" else a > b
+
+
+def _matches(row, values: dict) -> bool:
+    return all(_same(_plain(row.get(k)), v) for k, v in values.items())
 
 
 def _search_tables(report, rows, objective):
@@ -173,10 +249,7 @@ def plot_objective(run, rows, objective: str, name: str = "objective_vs_hparams.
 
 
 def _find(rows, values: dict):
-    for r in rows:
-        if all(_same(_plain(r[k]), v) for k, v in values.items()):
-            return r
-    return None
+    return next((r for r in rows if _matches(r, values)), None)
 
 
 def _same(a, b) -> bool:

@@ -9,7 +9,9 @@
   cost 180 MB and seconds each. (So Hyperband trains every round from scratch.);
 - out of memory fails the trial with that reason instead of ending the search;
 - the search space is declared without building a model (KerasTuner builds one to find
-  conditional parameters, which this space has none of), so a chief never builds a VGG.
+  conditional parameters, which this space has none of), so a chief never builds a VGG;
+- `trials_per_process` ends the search after that many trials (`.quota_reached`), so that
+  `python -m tuning.vgg` can run each trial in a fresh process and memory stays flat.
 
 Distributed mode (`KERASTUNER_*` variables) is KerasTuner's, with the repairs of
 `tuning/distributed.py`.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 import time
 
 import keras_tuner as kt
@@ -43,9 +46,12 @@ class VGGTuner(kt.Tuner):
     """
 
     def __init__(self, oracle, hypermodel, *, lease_seconds: float = 60.0,
-                 chief_timeout: float = 600.0, **kwargs):
+                 chief_timeout: float = 600.0, trials_per_process: int | None = None,
+                 **kwargs):
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
         self.lease_seconds = lease_seconds
+        self.trials_left = trials_per_process
+        self.quota_reached = False
         if self._is_worker():
             from tuning.distributed import PatientClient
 
@@ -64,7 +70,14 @@ class VGGTuner(kt.Tuner):
             self.save()  # so that a restarted chief reloads (keras-team/keras-tuner#976)
             serve(self.oracle)
             return
-        super().search(*fit_args, **fit_kwargs)
+        try:
+            super().search(*fit_args, **fit_kwargs)
+        except _QuotaReached:
+            self.quota_reached = True
+
+    def pre_create_trial(self):
+        if self.trials_left == 0:  # before asking the oracle, so no trial is handed out
+            raise _QuotaReached
 
     def on_search_begin(self):
         # Saved before the first trial, so that a search killed during it reloads its oracle
@@ -94,6 +107,8 @@ class VGGTuner(kt.Tuner):
     def on_trial_end(self, trial):
         super().on_trial_end(trial)
         _free_memory()
+        if self.trials_left is not None:
+            self.trials_left -= 1
 
     def save(self):
         if not self._is_worker():
@@ -101,15 +116,34 @@ class VGGTuner(kt.Tuner):
         atomic_write_text(self._get_tuner_fname(), json.dumps(self.get_state()))
 
 
+class _QuotaReached(Exception):
+    """This process has run its `trials_per_process`."""
+
+
 def _trial_metrics(history, objective, params: int, seconds: float) -> dict:
-    """The objective and val_loss of the best epoch, the parameter count, the seconds."""
+    """The objective and val_loss of the best epoch, the parameter count, the seconds, the
+    epochs run and the process's peak resident memory so far (MiB)."""
     logs = history.history
     values = logs[objective.name]
     pick = max if objective.direction == "max" else min
     best = values.index(pick(values))
-    return {objective.name: float(values[best]),
-            "val_loss": float(logs["val_loss"][best]),
-            "params": float(params), "seconds": float(seconds)}
+    figures = {objective.name: float(values[best]), "val_loss": float(logs["val_loss"][best]),
+               "params": float(params), "seconds": float(seconds),
+               "epochs_run": float(len(values))}
+    peak = _peak_rss_mib()
+    if peak is not None:
+        figures["peak_rss_mib"] = peak
+    return figures
+
+
+def _peak_rss_mib() -> float | None:
+    """This process's peak resident memory so far, in MiB (None where unknown: Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)  # bytes / KiB
 
 
 def _free_memory():

@@ -1,9 +1,14 @@
 """`python -m tuning.vgg`: a KerasTuner search for the Kaggle Dogs-vs-Cats VGG model.
 
     python -m tuning.vgg --quick                        # 4 random trials of a tiny VGG
-    python -m tuning.vgg --tuner bayesian --max-trials 30 --epochs 5
-    python -m tuning.vgg --one-at-a-time --limit 500    # the report's Tables 1-4
+    python -m tuning.vgg --one-at-a-time                # the report's Tables 1-4, < 1 hour
+    python -m tuning.vgg --tuner bayesian --max-trials 20
+    python -m tuning.vgg --size report --epochs 10      # the report's own VGG: for a GPU
     python -m tuning.vgg --quick --local-workers 2      # a chief and 2 workers, loopback
+
+By default a trial is task 4's CPU net at the report's depths, trained for 3 minutes on all
+18,000 training photos (its learning rate annealed to zero over them) in a process of its
+own, so a search's memory stays flat however many trials it runs.
 
 Results go to `runs/tuning/vgg/` (or `--out`): `trials.csv`, `best_hparams.json` (for
 `python -m tasks.task4 train --hparams`), `report.md`, `objective_vs_hparams.png`,
@@ -17,9 +22,9 @@ from __future__ import annotations
 import argparse
 import functools
 import os
+import signal
+import subprocess
 import sys
-import time
-from dataclasses import replace
 from pathlib import Path
 
 from data.locate import check_data_dir
@@ -33,6 +38,7 @@ from suite.cli import (
     float_list,
     fraction,
     int_list,
+    nonnegative_int,
     positive_float,
     positive_int,
 )
@@ -48,13 +54,29 @@ OBJECTIVES = ("val_accuracy", "val_loss", "accuracy", "loss")
 # Flags that say how to run the search, not what it finds: rerunning with another value
 # continues the same search (e.g. a larger --max-trials extends it).
 NOT_SEARCH_CONFIG = NOT_CONFIG | {"max_trials", "chief", "worker", "local_workers",
-                                  "lease_seconds", "chief_timeout", "quiet"}
-
-# The report's settings, and the tiny ones of --quick (a trial takes seconds on 2 cores).
-FULL = {"max_trials": 20, "epochs": 10, "limit": None, "width_scale": 1.0,
-        "dense": [4096, 4096], "augment": True}
-QUICK = {"max_trials": 4, "epochs": 1, "limit": 100, "width_scale": 1 / 16,
-         "dense": [32, 32], "augment": False}
+                                  "lease_seconds", "chief_timeout", "quiet",
+                                  "trials_per_process", "in_child"}
+SIZES = ("cpu", "report")  # tuning.space.SIZES, named here so that --help needs no KerasTuner
+AUGMENTS = ("flip", "light", "report", "none")  # data.augment.AUGMENTS
+# Each size's defaults, and the tiny ones of --quick (a trial takes seconds on 2 cores).
+# A CPU trial trains for --trial-minutes within at most EPOCH_CAP epochs.
+EPOCH_CAP = 1000
+DEFAULTS = {
+    # cpu_net at half its width (16 ... 128) and mirrored photos: in a 3-minute trial of the
+    # centre it reached 87.8% against 87.1% with shifts too, and 86.4% / 85.6% at widths
+    # 24 / 32 (fewer epochs: 10 against 6).
+    "cpu": {"max_trials": 20, "epochs": EPOCH_CAP, "trial_minutes": 3.0, "limit": None,
+            "width_scale": 0.5, "dense": [4096, 4096], "augment": "flip", "momentum": 0.9,
+            "trials_per_process": 1},
+    "report": {"max_trials": 20, "epochs": 10, "trial_minutes": None, "limit": None,
+               "width_scale": 1.0, "dense": [4096, 4096], "augment": "report",
+               "momentum": 0.0, "trials_per_process": 1},
+}
+QUICK = {"max_trials": 4, "epochs": 1, "trial_minutes": None, "limit": 100,
+         "width_scale": 1 / 16, "dense": [32, 32], "augment": "none", "trials_per_process": 0}
+CENTRE_SEEDS = 3  # --one-at-a-time runs its centre with this many seeds
+# A child process's exit status when it ran its --trials-per-process and trials may remain.
+MORE_TRIALS = 75
 
 
 def parser() -> argparse.ArgumentParser:
@@ -63,15 +85,30 @@ def parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("search")
     g.add_argument("--tuner", choices=TUNERS, default="random", help="the search algorithm")
     g.add_argument("--max-trials", type=positive_int,
-                   help=f"trials at most (default {FULL['max_trials']}; quick "
+                   help=f"trials at most (default {DEFAULTS['cpu']['max_trials']}; quick "
                         f"{QUICK['max_trials']})")
+    g.add_argument("--trial-minutes", type=positive_float,
+                   help="train each trial this long, the learning rate annealed to zero over "
+                        "it (default: 3 with --size cpu; none with --size report, --quick or "
+                        "Hyperband, whose trials are counted in --epochs)")
     g.add_argument("--epochs", type=positive_int,
-                   help=f"epochs per trial (default {FULL['epochs']}; quick {QUICK['epochs']})")
+                   help=f"epochs per trial (at most, with --trial-minutes; default "
+                        f"{DEFAULTS['report']['epochs']} with --size report; quick "
+                        f"{QUICK['epochs']})")
     g.add_argument("--objective", choices=OBJECTIVES, default="val_accuracy",
                    help="the metric the search optimises")
     g.add_argument("--one-at-a-time", action="store_true",
                    help="the report's Tables 1-4: vary one hyper-parameter, hold the others "
-                        "at 13 conv, kernel 3, lr 0.015, batch 16")
+                        "at the centre (--size cpu: 6 conv, kernel 3, lr 0.03, batch 64; "
+                        "report: 13 conv, kernel 3, lr 0.015, batch 16), and run the centre "
+                        "with --seeds seeds to show the noise")
+    g.add_argument("--seeds", type=positive_int, default=CENTRE_SEEDS,
+                   help="--one-at-a-time: seeds of the centre configuration (--seed, +1, ...)")
+    g.add_argument("--trials-per-process", type=nonnegative_int,
+                   help="run the trials in fresh processes of this many each, so memory "
+                        "stays flat over a long search (default 1; quick and distributed "
+                        "runs: 0 = all in this process)")
+    g.add_argument("--in-child", action="store_true", help=argparse.SUPPRESS)
     s = p.add_argument_group("search space (default: all of it)")
     s.add_argument("--depths", type=int_list, help="conv layers to try, e.g. 6,13,19")
     s.add_argument("--kernel-sizes", type=int_list, help="kernel sizes to try (2-5)")
@@ -80,25 +117,35 @@ def parser() -> argparse.ArgumentParser:
                    help="learning rates to choose from (default log-uniform 1e-3...3e-2)")
     s.add_argument("--optimizers", type=_optimizers, help="sgd and/or adam, e.g. sgd,adam")
     d = p.add_argument_group("data and model (task 4's)")
+    d.add_argument("--size", choices=SIZES, default="cpu",
+                   help="cpu: task 4's cpu_net at the report's depths (batch norm, global "
+                        "pooling; a trial in minutes on a laptop); report: the report's VGG "
+                        "(64...640 filters, dense 4096; for a GPU or a cluster)")
     d.add_argument("--image-size", type=positive_int, default=64, help="image side in pixels")
     d.add_argument("--limit", type=positive_int,
                    help="at most this many images per class (default all; quick "
                         f"{QUICK['limit']})")
     d.add_argument("--val-fraction", type=fraction, default=0.2,
                    help="share of each class held out for validation")
-    d.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="the report's augmentation: shifts 0.2, zoom 0.5, shear 0.2, flip "
-                        "(default: on; off with --quick)")
+    d.add_argument("--augment", choices=AUGMENTS,
+                   help="flip: mirror half the photos (--size cpu's default: a trial of "
+                        "minutes under-fits with more); light: and shift them by up to 1/16; "
+                        "report: shifts 0.2, zoom 0.5, shear 0.2, flip (--size report's); "
+                        "none (--quick's)")
+    d.add_argument("--no-augment", dest="augment", action="store_const", const="none",
+                   help="the same as --augment none")
     d.add_argument("--engine", choices=("fast", "legacy"), default="fast",
                    help="augmentation engine: fast (tf.data affine) or legacy "
                         "(ImageDataGenerator)")
     d.add_argument("--width-scale", type=positive_float,
-                   help="multiply every conv layer's filters (default 1 = the report's "
-                        "64...640; quick 1/16)")
+                   help="multiply every conv layer's filters (default 0.5 of cpu_net's "
+                        "24...256 with --size cpu, 1 = the report's 64...640 with --size "
+                        "report; quick 1/16)")
     d.add_argument("--dense", type=int_list,
-                   help="hidden dense sizes (default 4096,4096; quick 32,32)")
-    d.add_argument("--momentum", type=fraction, default=0.0,
-                   help="SGD's momentum (the report's plain SGD: 0)")
+                   help="--size report's hidden dense sizes (default 4096,4096; quick 32,32)")
+    d.add_argument("--momentum", type=fraction,
+                   help="SGD's momentum (default 0.9 with --size cpu; the report's plain "
+                        "SGD, 0, with --size report)")
     m = p.add_argument_group("distributed (KerasTuner's chief/worker mode)")
     role = m.add_mutually_exclusive_group()
     role.add_argument("--chief", action="store_true",
@@ -128,8 +175,17 @@ def _optimizers(text: str) -> list[str]:
 
 
 def resolve(args) -> argparse.Namespace:
-    """Fill the flags left unset from `--quick`'s or the full defaults; check the space."""
-    defaults = QUICK if args.quick else FULL
+    """Fill the flags left unset from `--quick`'s or the size's defaults; check the space."""
+    if args.tuner == "hyperband" and args.trial_minutes:
+        raise UsageError("Hyperband's rounds are counted in epochs: give --epochs, not "
+                         "--trial-minutes.")
+    defaults = {**DEFAULTS[args.size], **(QUICK if args.quick else {})}
+    if args.tuner == "hyperband" or (args.epochs and not args.trial_minutes):
+        defaults["trial_minutes"] = None  # epochs alone
+        if defaults["epochs"] == EPOCH_CAP:
+            defaults["epochs"] = DEFAULTS["report"]["epochs"]
+    if args.chief or args.worker or args.local_workers:
+        defaults["trials_per_process"] = 0  # a worker keeps its id; the chief does not train
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -154,6 +210,8 @@ def main(argv=None) -> int:
         resolve(args)
         if args.local_workers:
             return _local(args, argv if argv is not None else sys.argv[1:])
+        if args.trials_per_process and not args.in_child:
+            return _trial_processes(args, argv if argv is not None else sys.argv[1:])
         return search(args)
 
     try:
@@ -172,7 +230,9 @@ def results_folder(args) -> RunDir:
     out = Path(args.out or RESULTS_DIR)
     config = {k: v for k, v in vars(args).items() if k not in NOT_SEARCH_CONFIG}
     # A worker never wipes a folder: on this machine it shares the chief's.
-    return RunDir(out, config, overwrite=args.overwrite and not args.worker)
+    command = " ".join([PROG, *(a for a in sys.argv[1:] if a != "--in-child")])
+    return RunDir(out, config, overwrite=args.overwrite and not args.worker,
+                  about={"task": "tuning", "experiment": "vgg", "command": command})
 
 
 def _local(args, argv: list[str]) -> int:
@@ -182,6 +242,29 @@ def _local(args, argv: list[str]) -> int:
 
     argv = _without(argv, {"--overwrite"}, {"--local-workers", "--threads"})
     return run_local(argv, args.local_workers, args.threads)
+
+
+def _trial_processes(args, argv: list[str]) -> int:
+    """Run the search as a chain of fresh processes, each running --trials-per-process
+    trials and continuing the search the previous one saved, until one finds it finished.
+
+    TensorFlow keeps ~10 MiB a trial that `clear_session` does not free; a process per trial
+    gives it all back. A child's Ctrl-C, error or kill ends the chain with the child's status
+    (the next run of the command continues the search).
+    """
+    results_folder(args)  # checks (or, with --overwrite, empties) the folder once, here
+    command = [sys.executable, "-m", "tuning.vgg", *_without(argv, {"--overwrite"}, set()),
+               "--in-child"]
+    while True:
+        child = subprocess.Popen(command)
+        # Ctrl-C reaches the child too: it writes its report and exits 130; wait for that.
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            status = child.wait()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        if status != MORE_TRIALS:
+            return status
 
 
 def _without(argv, flags, flags_with_values):
@@ -205,17 +288,17 @@ def search(args) -> int:
     run = results_folder(args)
     import_tensorflow()
     set_seed(args.seed)
-    start = time.time()
     space, combinations = search_space(args)
     oracle, hypermodel, tuner = _tuner(args, run, space, combinations)
-    datasets = None if args.chief else _datasets(args)  # the chief does not train
+    datasets = None if args.chief else _datasets(args, run)  # the chief does not train
 
     def report():
         from tuning.results import write_results
 
         write_results(run, oracle.trial_rows(), args.objective,
                       settings(args, space, combinations), one_at_a_time=args.one_at_a_time,
-                      search_seconds=time.time() - start, model=fixed_settings)
+                      model=fixed_settings,
+                      centre=dict(space.centre))
 
     def fixed_settings(depth):
         return {**hypermodel.architecture(depth), "momentum": args.momentum}
@@ -231,6 +314,8 @@ def search(args) -> int:
         return 0
     oracle.write_trials()
     report()
+    if tuner.quota_reached:
+        return MORE_TRIALS
     print(f"\nreport: {run.file('report.md')}")
     return 0
 
@@ -257,13 +342,15 @@ def _set_role(args) -> None:
 def search_space(args):
     """The `SearchSpace` of the flags, and the report's fixed list with --one-at-a-time (else
     None); a finite space caps --max-trials at its size."""
-    from tuning.space import SearchSpace, one_at_a_time
+    from tuning.space import CENTRES, SearchSpace, one_at_a_time
 
+    centre = CENTRES[args.size]
+    seeds = tuple(range(args.seed, args.seed + (args.seeds if args.one_at_a_time else 1)))
     space = SearchSpace(**{k: tuple(v) for k, v in (
         ("depths", args.depths), ("kernel_sizes", args.kernel_sizes),
         ("batch_sizes", args.batch_sizes), ("learning_rates", args.learning_rates),
-        ("optimizers", args.optimizers)) if v})
-    combinations = one_at_a_time() if args.one_at_a_time else None
+        ("optimizers", args.optimizers)) if v}, centre=tuple(centre.items()), seeds=seeds)
+    combinations = one_at_a_time(base=centre, seeds=seeds) if args.one_at_a_time else None
     if combinations is None and space.combinations() is not None:
         args.max_trials = min(args.max_trials, len(space.combinations()))
     return space, combinations
@@ -278,11 +365,13 @@ def _tuner(args, run: RunDir, space, combinations):
     oracle = make_oracle(args.tuner, args.objective, args.max_trials, args.seed, args.epochs,
                          combinations=combinations, results_dir=None if args.worker else run.path,
                          lease_seconds=args.lease_seconds, keep_running_trials=args.chief)
-    hypermodel = VGGHyperModel(space, input_shape=(args.image_size, args.image_size, 3),
+    hypermodel = VGGHyperModel(space, size=args.size,
+                               input_shape=(args.image_size, args.image_size, 3),
                                width_scale=args.width_scale, dense=args.dense,
-                               momentum=args.momentum)
+                               momentum=args.momentum, trial_minutes=args.trial_minutes)
     tuner = VGGTuner(oracle, hypermodel, directory=str(run.path), project_name="keras_tuner",
-                     chief_timeout=args.chief_timeout, overwrite=False)
+                     chief_timeout=args.chief_timeout, overwrite=False,
+                     trials_per_process=args.trials_per_process or None)
     return oracle, hypermodel, tuner
 
 
@@ -294,30 +383,36 @@ def _run_trials(args, run: RunDir, tuner, datasets) -> None:
                                                         write_graph=False)])
 
 
-def _datasets(args):
-    from data.augment import NO_AUGMENT, REPORT_AUGMENT
-    from data.dogs import load_dogs_vs_cats
+def _datasets(args, run: RunDir):
+    """`datasets(batch_size, seed) -> (train, val)`; the photos are decoded on the first call
+    (a process that finds the search finished decodes none), once per search: the decoded
+    pixels are cached in the results folder for the next trial's process."""
+    from data.augment import AUGMENTS as CONFIGS
 
-    data = load_dogs_vs_cats(args.data_dir, seed=args.seed, val_fraction=args.val_fraction,
-                             limit=args.limit)
-    print(f"tuning: {len(data.train_files):,} training and {len(data.val_files):,} "
-          f"validation images", flush=True)
-    augment = replace(REPORT_AUGMENT, engine=args.engine) if args.augment else NO_AUGMENT
-    return functools.partial(dogs_datasets, data=data, image_size=args.image_size,
-                             augment=augment, seed=args.seed)
+    augment = CONFIGS[args.augment].replace(engine=args.engine)
 
+    @functools.cache
+    def photos():
+        from data.dogs import decoded_arrays, load_dogs_vs_cats
 
-def dogs_datasets(batch_size: int, *, data, image_size: int, augment, seed: int):
-    """(train, val) `tf.data` pipelines of task 4 at this trial's batch size."""
-    from data.dogs import make_dataset
+        data = load_dogs_vs_cats(args.data_dir, seed=args.seed, val_fraction=args.val_fraction,
+                                 limit=args.limit)
+        cache = run.file(f"cache/photos-{args.image_size}px.npz")
+        train = decoded_arrays(data.train_files, data.train_labels, args.image_size, cache)
+        val = decoded_arrays(data.val_files, data.val_labels, args.image_size,
+                             cache.with_name(f"val-{cache.name}"))
+        print(f"tuning: {len(train[0]):,} training and {len(val[0]):,} validation images",
+              flush=True)
+        return train, val
 
-    # The files were checked once when loaded: no second pass over them per trial.
-    train = make_dataset(data.train_files, data.train_labels, batch_size=batch_size,
-                         image_size=image_size, augment=augment, shuffle=True, seed=seed,
-                         check=False)
-    val = make_dataset(data.val_files, data.val_labels, batch_size=batch_size,
-                       image_size=image_size, check=False)
-    return train, val
+    def datasets(batch_size: int, seed: int):
+        from data.dogs import array_pipeline
+
+        (x_train, y_train), (x_val, y_val) = photos()
+        return (array_pipeline(x_train, y_train, batch_size, augment, shuffle=True, seed=seed),
+                array_pipeline(x_val, y_val, max(64, batch_size)))
+
+    return datasets
 
 
 def settings(args, space, combinations) -> str:
@@ -325,13 +420,16 @@ def settings(args, space, combinations) -> str:
             if combinations else f"{args.tuner} search, at most {args.max_trials} trials")
     lr = (", ".join(map(str, space.learning_rates)) if space.learning_rates
           else "log-uniform 1e-3...3e-2")
-    augmentation = f"the report's ({args.engine} engine)" if args.augment else "none"
-    return (f"{what}; {args.epochs} epoch(s) per trial; objective {args.objective}. Data: "
+    length = (f"{args.trial_minutes:g} minutes per trial (lr annealed to zero over them)"
+              if args.trial_minutes else f"{args.epochs} epoch(s) per trial")
+    model = ("task 4's cpu_net at each depth (batch norm, global average pooling)"
+             if args.size == "cpu" else
+             f"the report's VGG, dense {', '.join(map(str, args.dense))}")
+    return (f"{what}; {length}; objective {args.objective}. Data: "
             f"Dogs vs. Cats at {args.image_size}x{args.image_size}, "
             f"{'all' if not args.limit else f'at most {args.limit:,}'} images per class, "
-            f"{args.val_fraction:.0%} validation, augmentation {augmentation}. Model: VGG "
-            f"with filters x{args.width_scale:g} of the report's, dense "
-            f"{', '.join(map(str, args.dense))}, SGD momentum {args.momentum:g}. Space: "
+            f"{args.val_fraction:.0%} validation, augmentation {args.augment}. Model: "
+            f"{model}, filters x{args.width_scale:g}, SGD momentum {args.momentum:g}. Space: "
             f"depth {list(space.depths)}, kernel "
             f"{list(space.kernel_sizes)}, lr {lr}, batch {list(space.batch_sizes)}, "
             f"optimizer {list(space.optimizers)}. Seed {args.seed}.")

@@ -126,7 +126,7 @@ def settings(args) -> dict:
     chosen["optimizer"] = str(chosen["optimizer"]).lower()
     if chosen["optimizer"] not in ("sgd", "adam"):
         raise UsageError(must_be("the optimizer", "sgd or adam", chosen["optimizer"]))
-    architecture = {k: hp[k] for k in ("depth", "kernel_size", "filters", "dense",
+    architecture = {k: hp[k] for k in ("depth", "kernel_size", "width", "filters", "dense",
                                        "batch_norm", "dropout") if k in hp}
     if args.quick:
         chosen["epochs"] = min(chosen["epochs"], 2)

@@ -44,7 +44,10 @@ class Results:
 
     @property
     def dataset(self) -> str | None:
-        return self.metrics.get("dataset") or self.config.get("dataset")
+        name = self.metrics.get("dataset") or self.config.get("dataset")
+        # tuning's --dataset is spelled as its folder is ("dogs-vs-cats"), the tasks' as Keras
+        # names datasets ("dogs_vs_cats").
+        return name.replace("-", "_") if name else None
 
 
 def task_of(folder: Path, runs: Path) -> str | None:

@@ -217,7 +217,15 @@ def test_one_at_a_time_tables_are_judged_on_their_own_rows(tmp_path):
     results_folder(root, "tuning/one-at-a-time", {
         "objective": "val_accuracy",
         "tables": {"depth": {"best_value": 16, "best_val_accuracy": 0.87},
-                   "kernel_size": {"best_value": 2, "best_val_accuracy": 0.90}}},
+                   "kernel_size": {"best_value": 2, "best_val_accuracy": 0.90},
+                   # The report's best, 16, is 0.0018 below the best: within the noise.
+                   "batch_size": {"best_value": 32, "best_val_accuracy": 0.8809,
+                                  "values": [16, 32, 64, 128],
+                                  "val_accuracy": [0.8791, 0.8809, 0.8802, 0.8551],
+                                  "noise_threshold": 0.0147},
+                   "learning_rate": {"best_value": 0.01, "best_val_accuracy": 0.88,
+                                     "values": [0.03, 0.01], "val_accuracy": [0.85, 0.88],
+                                     "noise_threshold": 0.0147}}},
         about={"task": "tuning", "experiment": "vgg"})  # what tuning.vgg records
     (root / "tuning/one-at-a-time/trials.csv").write_text(
         "trial_id,status,depth,kernel_size,learning_rate,batch_size,val_accuracy\n"
@@ -229,6 +237,11 @@ def test_one_at_a_time_tables_are_judged_on_their_own_rows(tmp_path):
     assert rows[what("tuning-depth")][-1] == "reproduced (the best depth is the report's)"
     assert rows[what("tuning-kernel_size")][-1] == "reproduced (the best kernel_size is the " \
                                                     "report's)"
+    assert rows[what("tuning-batch_size")][-1] == (
+        "reproduced (the report's best batch_size, 16 (0.8791), is within this run's noise "
+        "(0.0147) of the best)")
+    assert rows[what("tuning-learning_rate")][-1] == \
+        "differs: the report's best learning_rate is 0.03"  # 0.03 behind, beyond the noise
 
 
 def test_runs_may_be_a_task_folder_itself(runs):

@@ -329,7 +329,11 @@ def test_one_at_a_time_report_marks_differences_beyond_the_centres_noise(tmp_pat
     metrics = json.loads(run.file("metrics.json").read_text())
     assert metrics["centre_noise"]["values"] == [0.86, 0.87, 0.85]
     assert metrics["centre_noise"]["sd"] == pytest.approx(0.01)
-    assert metrics["tables"]["depth"] == {"best_value": 6, "best_val_accuracy": 0.86}
+    depth = metrics["tables"]["depth"]
+    assert (depth["best_value"], depth["best_val_accuracy"]) == (6, 0.86)
+    assert depth["values"] == [6, 10, 13, 16, 19]
+    assert depth["val_accuracy"] == [0.86, 0.86, 0.86, 0.86, 0.80]
+    assert depth["noise_threshold"] == pytest.approx(2 * 2**0.5 * 0.01)
 
 
 # -- the command line ------------------------------------------------------------------------

@@ -143,7 +143,7 @@ def _one_at_a_time_tables(report, rows, objective, centre, noise) -> dict:
     centre_row = _find(rows, {**centre, SEED: seed})
     centre_value = _float(centre_row[objective]) if centre_row and \
         centre_row["status"] == "completed" else None
-    bests = {}
+    scores = {}
     for name, values in REPORT_TABLES.items():
         report.heading(TITLES[name], 3)
         table = []
@@ -152,9 +152,8 @@ def _one_at_a_time_tables(report, rows, objective, centre, noise) -> dict:
             acc, loss, params = REPORTED[name][value]
             mine = row if row and row["status"] == "completed" else None
             score = _float(mine[objective]) if mine else None
-            if score is not None and (name not in bests or _better(score, bests[name][1],
-                                                                    objective)):
-                bests[name] = (value, score)
+            if score is not None:
+                scores.setdefault(name, {})[value] = score
             table.append([value, score if mine else (row or {}).get("status", "–"),
                           _float(mine.get("val_loss")) if mine else None,
                           int(float(mine["params"])) if mine else None,
@@ -163,8 +162,14 @@ def _one_at_a_time_tables(report, rows, objective, centre, noise) -> dict:
         report.table([name, f"{objective} (this run)", "val loss (this run)",
                       "params (this run)", "vs centre", "accuracy (report)",
                       "loss (report)", "params (report)"], table)
-    return {name: {"best_value": value, f"best_{objective}": score}
-            for name, (value, score) in bests.items()}
+    pick = min if monitor_mode(objective) == "min" else max
+    tables = {}
+    for name, table in scores.items():
+        best = pick(table, key=table.get)
+        tables[name] = {"best_value": best, f"best_{objective}": table[best],
+                        "values": list(table), objective: list(table.values()),
+                        "noise_threshold": threshold}
+    return tables
 
 
 def _noise_paragraph(report, noise, objective, threshold) -> None:
@@ -194,10 +199,6 @@ def _versus(score, centre_value, threshold, is_centre: bool) -> str:
     diff = score - centre_value
     verdict = "" if threshold is None else (" real" if abs(diff) > threshold else " noise")
     return f"{diff:+.4f}{verdict}"
-
-
-def _better(a: float, b: float, objective: str) -> bool:
-    return a < b if monitor_mode(objective) == "min" else a > b
 
 
 def _matches(row, values: dict) -> bool:

@@ -229,8 +229,8 @@ def main(argv=None) -> int:
 def results_folder(args) -> RunDir:
     out = Path(args.out or RESULTS_DIR)
     config = {k: v for k, v in vars(args).items() if k not in NOT_SEARCH_CONFIG}
-    # A worker never wipes a folder: on this machine it shares the chief's.
     command = " ".join([PROG, *(a for a in sys.argv[1:] if a != "--in-child")])
+    # A worker never wipes a folder: on this machine it shares the chief's.
     return RunDir(out, config, overwrite=args.overwrite and not args.worker,
                   about={"task": "tuning", "experiment": "vgg", "command": command})
 

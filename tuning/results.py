@@ -7,6 +7,7 @@ rewritten from a search's folder at any time.
 from __future__ import annotations
 
 import math
+import statistics
 
 from suite.plots import new_figure
 from suite.report import Report
@@ -79,7 +80,6 @@ def write_results(run, rows: list[dict], objective: str, settings: str,
                         "best_val_loss": _float(best.get("val_loss")),
                         "best_params": int(float(best["params"])),
                         "best_trial_id": best["trial_id"]})
-    run.write_metrics(metrics)
 
     report = Report("KerasTuner search: the Dogs-vs-Cats VGG", settings)
     if best:
@@ -96,9 +96,9 @@ def write_results(run, rows: list[dict], objective: str, settings: str,
         noise = centre_noise(rows, objective, centre)
         tables = _one_at_a_time_tables(report, rows, objective, centre, noise)
         metrics.update({"centre": centre, "centre_noise": noise, "tables": tables})
-        run.write_metrics(metrics)
     else:
         _search_tables(report, rows, objective)
+    run.write_metrics(metrics)
     if completed(rows, objective):
         report.image(plot_objective(run, rows, objective),
                      f"{objective} of each completed trial against each hyper-parameter")
@@ -122,10 +122,9 @@ def centre_noise(rows: list[dict], objective: str, centre: dict) -> dict:
     runs = sorted((int(_plain(r[SEED])), float(r[objective]))
                   for r in completed(rows, objective) if _matches(r, centre))
     values = [v for _, v in runs]
-    mean = sum(values) / len(values) if values else None
-    sd = (math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
-          if len(values) >= 2 else None)
-    return {"seeds": [s for s, _ in runs], "values": values, "mean": mean, "sd": sd}
+    return {"seeds": [s for s, _ in runs], "values": values,
+            "mean": statistics.mean(values) if values else None,
+            "sd": statistics.stdev(values) if len(values) >= 2 else None}
 
 
 def _one_at_a_time_tables(report, rows, objective, centre, noise) -> dict:

@@ -51,7 +51,6 @@ class VGGTuner(kt.Tuner):
         super().__init__(oracle=oracle, hypermodel=hypermodel, **kwargs)
         self.lease_seconds = lease_seconds
         self.trials_left = trials_per_process
-        self.quota_reached = False
         if self._is_worker():
             from tuning.distributed import PatientClient
 
@@ -73,7 +72,12 @@ class VGGTuner(kt.Tuner):
         try:
             super().search(*fit_args, **fit_kwargs)
         except _QuotaReached:
-            self.quota_reached = True
+            pass  # the search is saved; the next process continues it
+
+    @property
+    def quota_reached(self) -> bool:
+        """This process ran its `trials_per_process` (a search that ended first did not)."""
+        return self.trials_left == 0
 
     def pre_create_trial(self):
         if self.trials_left == 0:  # before asking the oracle, so no trial is handed out

@@ -5,7 +5,12 @@ the same `--photos` Dogs-vs-Cats photos (half cats, half dogs) from `--data-dir`
 
 - `suite`: `python -m tasks.task4 train` exactly as it runs: `tasks.task4.train`'s
   `make_datasets` (decode once and cache the uint8 pixels, shuffle, batch, the fast affine
-  augmentation in the tf.data graph, prefetch) and `compiled_model` (its compile settings);
+  augmentation in the tf.data graph, prefetch) and `compiled_model` (its compile settings:
+  `--precision auto`, bfloat16 on a CPU with native bfloat16 instructions, and
+  `STEPS_PER_CALL` training steps per compiled call);
+- the suite's recipe with one of its speed choices changed, so each choice's share shows:
+  `float32`, `bfloat16` (precision), `xla` and `no_xla` (`jit_compile` True / False),
+  `eight_steps` (8 training steps per compiled call instead of 1);
 - `keras_defaults`: the same net compiled with Keras's defaults, fed the keras.io way: every
   epoch decodes and resizes the JPEGs again, and the augmentation is Keras's preprocessing
   layers (`RandomFlip`, `RandomTranslation(0.2, 0.2)`, `RandomZoom(0.5)`) mapped over the
@@ -13,8 +18,8 @@ the same `--photos` Dogs-vs-Cats photos (half cats, half dogs) from `--data-dir`
 
 Each engine runs in a child process of its own (one warm-up epoch, which also fills the
 suite's cache, then `--epochs` timed epochs, the best counts); the engines alternate for
-`--repeats` children each and the best of each counts. Prints images/s of both and
-`ratio` = suite / keras_defaults.
+`--repeats` children each and the best of each counts. Prints images/s of each, the CPU's
+bfloat16 flags, and `ratio` = suite / keras_defaults.
 
     python bench/train_speed.py [--data-dir ../shared/datasets] [--photos 2048]
                                 [--repeats 2] [--epochs 2] [--threads N]
@@ -31,7 +36,11 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-ENGINES = ("suite", "keras_defaults")
+# The suite's recipe and its variants, each one speed choice changed.
+SUITE_VARIANTS = {"suite": {}, "float32": {"precision": "float32"},
+                  "bfloat16": {"precision": "bfloat16"}, "xla": {"jit_compile": True},
+                  "no_xla": {"jit_compile": False}, "eight_steps": {"steps_per_call": 8}}
+ENGINES = (*SUITE_VARIANTS, "keras_defaults")
 IMAGE_SIZE = 64
 
 
@@ -70,14 +79,16 @@ def child(engine: str, data_dir: str, photos: int, epochs: int) -> float:
     from tasks.task4 import train
 
     args = train_args(data_dir)
+    variant = dict(SUITE_VARIANTS.get(engine, {}))
+    args.precision = variant.pop("precision", args.precision)
     config = train.settings(args)
     data = load_dogs_vs_cats(data_dir, seed=0, limit=photos // 2)
     files, labels = data.train_files + data.val_files, list(data.train_labels) + list(
         data.val_labels)
     data.train_files, data.train_labels = files, labels
-    if engine == "suite":
+    if engine in SUITE_VARIANTS:
         dataset, _ = train.make_datasets(args, data, config["batch_size"])
-        model = train.compiled_model(args, config)
+        model = train.compiled_model(args, config, **variant)
     else:
         dataset = keras_defaults_dataset(files, labels, config["batch_size"])
         model = train.make_model(config, IMAGE_SIZE)
@@ -118,11 +129,17 @@ def main() -> None:
                 command += ["--threads", str(args.threads)]
             out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
             speeds[name].append(json.loads(out.strip().splitlines()[-1])["images_per_second"])
-    suite, defaults = max(speeds["suite"]), max(speeds["keras_defaults"])
+    from training.precision import BF16_CPU_FLAGS, cpu_flags, resolve
+
+    best = {name: max(values) for name, values in speeds.items()}
     print(json.dumps({"bench": "train_speed", "model": "cpu_net", "photos": args.photos,
-                      "suite_images_per_second": round(suite, 1),
-                      "keras_defaults_images_per_second": round(defaults, 1),
-                      "ratio": round(suite / defaults, 3),
+                      "precision_auto": resolve("auto"),
+                      "bf16_cpu_flags": sorted(cpu_flags() & set(BF16_CPU_FLAGS)),
+                      **{f"{name}_images_per_second": round(v, 1) for name, v in best.items()},
+                      "ratio": round(best["suite"] / best["keras_defaults"], 3),
+                      # each variant against the suite: above 1, that choice would be faster
+                      **{f"{name}_to_suite_ratio": round(best[name] / best["suite"], 3)
+                         for name in SUITE_VARIANTS if name != "suite"},
                       "all": {k: [round(v, 1) for v in vs] for k, vs in speeds.items()}}))
 
 

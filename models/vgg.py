@@ -108,7 +108,9 @@ def build_vgg(depth: int = 13, kernel_size: int = 3, filters=None, dense=REPORT_
             x = layers.Activation("relu", name=f"fc{d}_relu")(x)
         if dropout:
             x = layers.Dropout(dropout, name=f"fc{d}_dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    # float32 even under a mixed (bfloat16) policy: the softmax and the loss stay exact.
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions",
+                           dtype="float32")(x)
     conv_layers = sum(len(b) for b in blocks)
     return keras.Model(inputs, outputs, name=name or f"vgg{conv_layers}")
 
@@ -183,7 +185,9 @@ def build_cpu_net(input_shape=(64, 64, 3), num_classes: int = 2, width: int = 32
     x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
     if dropout:
         x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    # float32 even under a mixed (bfloat16) policy: the softmax and the loss stay exact.
+    outputs = layers.Dense(num_classes, activation="softmax", name="predictions",
+                           dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
 

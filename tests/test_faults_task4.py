@@ -20,7 +20,9 @@ from tests.test_task4 import saved_val_accuracy
 
 pytestmark = pytest.mark.faults
 ROOT = Path(__file__).resolve().parents[1]
-TINY = ["--image-size", "32", "--batch-size", "8", "--model", "cpu_net", "--threads", "1"]
+# float32: the tests compare fit's figures with the saved model's to the last bit.
+TINY = ["--image-size", "32", "--batch-size", "8", "--model", "cpu_net", "--threads", "1",
+        "--precision", "float32"]
 
 
 def env(**extra):

@@ -17,7 +17,10 @@ import tasks.task4.train as train_module
 from tasks.task4.submit import submission_text, validate_submission
 from tests.dogs_images import UNREADABLE, make_kaggle, write_bad_files
 
-TINY = ["--image-size", "32", "--batch-size", "8", "--threads", "1", "--seed", "0"]
+# float32 on every CPU: these tests compare what fit measured with the saved model's own
+# figures to the last bit (bfloat16 has its own test).
+TINY = ["--image-size", "32", "--batch-size", "8", "--threads", "1", "--seed", "0",
+        "--precision", "float32"]
 
 
 def test_submission_is_sorted_by_numeric_id_and_validated():
@@ -344,3 +347,43 @@ def test_a_missing_model_is_one_sentence_in_the_suite_wording(experiment, tmp_pa
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line == (f"task4: error: --model must be a saved model.keras file (train first: "
                     f"python -m tasks.task4 train); got {missing!r}.")
+
+
+def test_precision_auto_is_bfloat16_only_with_native_instructions(tmp_path):
+    from training.precision import cpu_flags, resolve
+
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16\n")
+    assert cpu_flags(cpuinfo) == {"fpu", "sse2", "avx2", "avx512f", "avx512_bf16"}
+    assert cpu_flags(tmp_path / "missing") == frozenset()
+    assert resolve("auto", cpu_flags(cpuinfo)) == "bfloat16"
+    assert resolve("auto", frozenset({"amx_bf16"})) == "bfloat16"
+    assert resolve("auto", frozenset({"avx2", "avx512f"})) == "float32"
+    assert resolve("float32", frozenset({"avx512_bf16"})) == "float32"
+    assert resolve("bfloat16", frozenset()) == "bfloat16"
+    with pytest.raises(ValueError, match="float16"):
+        resolve("float16")
+
+
+def test_bfloat16_training_saves_a_float32_model_of_its_best_weights(tmp_path):
+    """Trained in bfloat16 (emulated where the CPU lacks it), kept in float32: the same
+    weights, float32 arithmetic in every layer; the global policy is left as it was."""
+    import keras
+
+    data = make_kaggle(tmp_path / "dogs", per_class=8, test=0)
+    out = tmp_path / "run"
+    argv = train_argv(data, out)
+    argv[argv.index("float32")] = "bfloat16"
+    assert task.main(argv) == 0
+    metrics = read_json(out / "metrics.json")
+    assert metrics["precision"] == "bfloat16"
+    assert metrics["steps_per_call"] == train_module.STEPS_PER_CALL
+    best, kept = (keras.models.load_model(out / name) for name in ("best.keras", "model.keras"))
+    assert {layer.dtype_policy.name for layer in best.layers if layer.weights} == {
+        "mixed_bfloat16", "float32"}  # the softmax layer computes in float32 throughout
+    assert {layer.dtype_policy.name for layer in kept.layers} == {"float32"}
+    for trained_weights, kept_weights in zip(best.get_weights(), kept.get_weights(),
+                                             strict=True):
+        np.testing.assert_array_equal(trained_weights, kept_weights)
+    assert keras.config.dtype_policy().name == "float32"
+    assert "bfloat16 arithmetic" in (out / "report.md").read_text()

@@ -388,3 +388,32 @@ def test_local_workers_get_the_search_flags_but_not_the_launchers():
     argv = ["--quick", "--local-workers", "2", "--overwrite", "--threads=2", "--epochs", "3"]
     assert _without(argv, {"--overwrite"}, {"--local-workers", "--threads"}) == [
         "--quick", "--epochs", "3"]
+
+
+def test_a_search_lists_its_photos_once_and_every_trial_takes_the_same(tmp_path, monkeypatch):
+    import argparse
+
+    import data.dogs
+    from tests.dogs_images import make_kaggle
+    from tuning.vgg import search_split
+
+    folder = make_kaggle(tmp_path / "dogs", per_class=5, test=0)
+    args = argparse.Namespace(data_dir=str(folder), seed=0, val_fraction=0.2, limit=None)
+    run = RunDir(tmp_path / "search", {"experiment": "vgg"})
+    first = search_split(args, run)
+    assert len(first["train_files"]) + len(first["val_files"]) == 10
+    assert sorted(first["train_labels"] + first["val_labels"]) == [0] * 5 + [1] * 5
+
+    # A later trial's process lists nothing: a photo added meanwhile is not in its split.
+    (folder / "train" / "cat.99.jpg").write_bytes((folder / "train" / "cat.0.jpg").read_bytes())
+
+    def no_listing(*args, **kwargs):
+        raise AssertionError("the photos were listed again")
+
+    monkeypatch.setattr(data.dogs, "load_dogs_vs_cats", no_listing)
+    assert search_split(args, run) == first
+    monkeypatch.undo()
+    # Another split (here another seed) lists the folder again, and sees the new photo.
+    args.seed = 1
+    again = search_split(args, run)
+    assert len(again["train_files"]) + len(again["val_files"]) == 11

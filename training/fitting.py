@@ -73,9 +73,9 @@ def load_splits(args, quick_sizes=(2000, 500, 500)):
 # round trip, the callbacks, the tf.data hand-over), not by arithmetic, so `fit` runs this
 # many steps in one compiled call. Measured on the 800-800 MLP of task 3 (batch 64, 782
 # steps an epoch, quiet 2-core AVX-512 machine): 4.2-4.9 s an epoch with Keras's default of 1,
-# 2.8-3.1 s with 128; `bench/numpy_vs_keras.py` measures it on its MLP. XLA (`jit_compile`
-# "auto", Keras's default on TensorFlow) stays on: with 128 steps, turning it off was slower
-# (5.1 s). The maths is unchanged: the same updates in the same order. Callbacks' batch hooks
+# 2.8-3.1 s with 128; `bench/numpy_vs_keras.py` measures it on its MLP. XLA stays as Keras's
+# `jit_compile="auto"` leaves it: off on TensorFlow without an accelerator (Keras 3.15), on
+# with a GPU. The maths is unchanged: the same updates in the same order. Callbacks' batch hooks
 # run once per call, with the index of the call's last batch (past the epoch's end on its
 # last, partial call: count updates with `optimizer.iterations`); a callback that must act on
 # every step (a per-step learning rate) compiles its model with 1.
@@ -84,7 +84,8 @@ STEPS_PER_EXECUTION = 128
 
 def compile_classifier(model, optimizer, label_smoothing: float = 0.0,
                        crossentropy_metric: bool = False,
-                       steps_per_execution: int = STEPS_PER_EXECUTION):
+                       steps_per_execution: int = STEPS_PER_EXECUTION,
+                       jit_compile="auto"):
     """Sparse categorical cross-entropy and accuracy: every classifier of tasks 2-4.
 
     `label_smoothing` > 0 trains towards (1 - s) on the true class and s / K on each of the
@@ -93,6 +94,7 @@ def compile_classifier(model, optimizer, label_smoothing: float = 0.0,
     `crossentropy` (`val_crossentropy` in fit's logs): Keras's `loss` includes the weight
     penalties, so a regularised model's `val_loss` is not comparable with an unregularised one's.
     `steps_per_execution`: training steps per compiled call (see `STEPS_PER_EXECUTION`).
+    `jit_compile`: XLA; Keras's "auto" turns it off on a machine without an accelerator.
     """
     import keras
 
@@ -103,7 +105,7 @@ def compile_classifier(model, optimizer, label_smoothing: float = 0.0,
     if crossentropy_metric:
         metrics.append(keras.metrics.SparseCategoricalCrossentropy(name="crossentropy"))
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
-                  steps_per_execution=steps_per_execution)
+                  steps_per_execution=steps_per_execution, jit_compile=jit_compile)
     return model
 
 

@@ -394,13 +394,13 @@ def _datasets(args, run: RunDir):
 
     @functools.cache
     def photos():
-        from data.dogs import decoded_arrays, load_dogs_vs_cats
+        from data.dogs import decoded_arrays
 
-        data = load_dogs_vs_cats(args.data_dir, seed=args.seed, val_fraction=args.val_fraction,
-                                 limit=args.limit)
+        split = search_split(args, run)
         cache = run.file(f"cache/photos-{args.image_size}px.npz")
-        train = decoded_arrays(data.train_files, data.train_labels, args.image_size, cache)
-        val = decoded_arrays(data.val_files, data.val_labels, args.image_size,
+        train = decoded_arrays(split["train_files"], split["train_labels"], args.image_size,
+                               cache)
+        val = decoded_arrays(split["val_files"], split["val_labels"], args.image_size,
                              cache.with_name(f"val-{cache.name}"))
         print(f"tuning: {len(train[0]):,} training and {len(val[0]):,} validation images",
               flush=True)
@@ -414,6 +414,32 @@ def _datasets(args, run: RunDir):
                 array_pipeline(x_val, y_val, max(64, batch_size)))
 
     return datasets
+
+
+def search_split(args, run: RunDir) -> dict:
+    """The search's training and validation files and labels, listed (every photo opened to
+    skip unreadable ones, ~5 s for 22,500) by its first trial process only and kept in
+    `cache/split.json`: every later trial of the search takes the same photos from there,
+    even if the folder changes meanwhile, so its trials stay comparable."""
+    from data.dogs import load_dogs_vs_cats
+    from suite.io import atomic_write_json, read_json
+
+    request = {"data_dir": args.data_dir, "env": os.environ.get("SUITE_DATA_DIR"),
+               "seed": args.seed, "val_fraction": args.val_fraction, "limit": args.limit}
+    path = run.file("cache/split.json")
+    if path.exists():
+        split = read_json(path)
+        if split.get("request") == request:
+            return split
+    data = load_dogs_vs_cats(args.data_dir, seed=args.seed, val_fraction=args.val_fraction,
+                             limit=args.limit)
+    split = {"request": request,
+             "train_files": [str(f) for f in data.train_files],
+             "train_labels": [int(label) for label in data.train_labels],
+             "val_files": [str(f) for f in data.val_files],
+             "val_labels": [int(label) for label in data.val_labels]}
+    atomic_write_json(path, split)
+    return split
 
 
 def settings(args, space, combinations) -> str:

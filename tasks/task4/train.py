@@ -28,6 +28,7 @@ from tasks.task4 import reported
 from training.callbacks import NaNLossError, budget_schedule, monitor_mode, nan_guard
 from training.fitting import compile_classifier, plot_learning_curves
 from training.optimizers import make_optimizer
+from training.precision import PRECISIONS, compute_precision, resolve
 
 # Each net's default recipe. The VGGs get report B's: SGD with momentum, lr 0.015, batch 16,
 # 200 epochs (its best came near epoch 150). Report C trained its batch-norm nets with Adam
@@ -50,6 +51,13 @@ BEST_RECORD = "best.json"
 # pass over the validation photos (six views each), plots and report.
 BUDGET_TAIL_SECONDS = 45.0
 BUDGET_MAX_EPOCHS = 1000
+# Training steps per compiled call. One: the budget schedule sets the learning rate before
+# every step. More would be allowed (the rate is set at each call's start), but
+# `bench/train_speed.py` measured no gain from 8 for cpu_net, whose ~50 ms step dwarfs the
+# per-call overhead.
+STEPS_PER_CALL = 1
+# XLA for the training step (Keras's "auto" leaves it off on a machine without an accelerator).
+JIT_COMPILE = "auto"
 
 ARGUMENTS = [
     arg("--model", choices=MODEL_NAMES, default="cpu_net",
@@ -71,6 +79,12 @@ ARGUMENTS = [
     arg("--patience", type=nonnegative_int, default=30,
         help="stop after this many epochs without a better val_accuracy (0 = never)"),
     arg("--image-size", type=positive_int, default=64, help="photos are resized to this"),
+    arg("--precision", choices=PRECISIONS, default="auto",
+        help="arithmetic of the training steps: auto is bfloat16 (Keras's mixed_bfloat16: "
+             "float32 weights, bfloat16 compute) on a CPU with native bfloat16 instructions "
+             "(avx512_bf16 or amx_bf16), where bench/train_speed.py measured it faster, and "
+             "float32 elsewhere, where bfloat16 is emulated; model.keras is saved in float32 "
+             "either way"),
     arg("--limit", type=positive_int, help="at most this many photos per class"),
     arg("--refit", action="store_true",
         help="train the final model on every labelled photo (the training and validation "
@@ -130,6 +144,7 @@ def settings(args) -> dict:
                                        "batch_norm", "dropout") if k in hp}
     if args.quick:
         chosen["epochs"] = min(chosen["epochs"], 2)
+    chosen["precision"] = resolve(getattr(args, "precision", "auto"))
     return {"model": model, "architecture": architecture, **chosen}
 
 
@@ -292,19 +307,35 @@ def make_datasets(args, data, batch_size: int):
     return train_data, val_data
 
 
-def compiled_model(args, config: dict):
-    """The configured net, seeded and compiled with its optimiser."""
+def compiled_model(args, config: dict, steps_per_call: int = STEPS_PER_CALL,
+                   jit_compile=JIT_COMPILE):
+    """The configured net, seeded, built in the run's precision and compiled with its
+    optimiser (`bench/train_speed.py` varies the speed settings)."""
     import keras
 
     keras.utils.set_random_seed(args.seed)
-    model = make_model(config, args.image_size)
-    # One step per call: the budget schedule sets the learning rate before every step.
+    with compute_precision(config["precision"]):
+        model = make_model(config, args.image_size)
     compile_classifier(model, make_optimizer(config["optimizer"], config["learning_rate"],
                                              momentum=config["momentum"]),
-                       steps_per_execution=1)
+                       steps_per_execution=steps_per_call, jit_compile=jit_compile)
     print(f"{model.name}: {model.count_params():,} parameters; {config['optimizer']} "
-          f"lr {config['learning_rate']}, batch {config['batch_size']}")
+          f"lr {config['learning_rate']}, batch {config['batch_size']}; "
+          f"{config['precision']} arithmetic")
     return model
+
+
+def save_float32(model, path, config: dict, image_size: int) -> None:
+    """Save `model` to compute in float32: a bfloat16-trained net's weights are float32
+    already, and the float32 copy predicts at full speed on any CPU (one without bfloat16
+    instructions would emulate them)."""
+    if config["precision"] == "float32":
+        model.save(path)
+        return
+    with compute_precision("float32"):
+        copy = make_model(config, image_size)
+    copy.set_weights(model.get_weights())
+    copy.save(path)
 
 
 def fit_callbacks(args, run, config: dict, clock, prior_rows, train_images: int):
@@ -340,18 +371,24 @@ def exit_if_diverged(guard, run) -> None:
         raise SystemExit(1) from None
 
 
-def keep_best(run, model, rows) -> dict:
-    """Save the best-validation weights as model.keras; return their epoch's figures.
+def keep_best(run, model, rows, config: dict, image_size: int) -> dict:
+    """Save the best-validation weights as model.keras, in float32; return their epoch's
+    figures.
 
     fit validated every epoch (a budget's part-epoch too); the kept weights' figures are
     those it measured, so the budget's tail holds no second validation pass.
     """
+    import keras
+
     best = best_record(run)
-    if best:
+    if best and config["precision"] == "float32":
         shutil.copyfile(run.file(BEST_FILE), run.file(MODEL_FILE))
+    elif best:
+        save_float32(keras.models.load_model(run.file(BEST_FILE)), run.file(MODEL_FILE),
+                     config, image_size)
     else:  # no epoch was checkpointed: keep the last weights, which the last epoch validated
         best = rows[-1]
-        model.save(run.file(MODEL_FILE))
+        save_float32(model, run.file(MODEL_FILE), config, image_size)
     return best
 
 
@@ -381,6 +418,7 @@ def train_metrics(model, best: dict, rows, seconds: float, config: dict, args, d
         "train_seconds": round(seconds, 1), "budget_minutes": args.budget_minutes,
         "optimizer": config["optimizer"], "learning_rate": config["learning_rate"],
         "batch_size": config["batch_size"], "augment": args.augment,
+        "precision": config["precision"], "steps_per_call": model.steps_per_execution,
         "train_images": len(data.train_files), "val_images": len(data.val_files),
         "skipped_images": len(data.skipped),
     }
@@ -409,7 +447,7 @@ def train(args, run, started=None):
               callbacks=callbacks, verbose=2, shuffle=False)  # tf.data shuffles
     rows = previous_rows(run)
     exit_if_diverged(guard, run)
-    best = keep_best(run, model, rows)
+    best = keep_best(run, model, rows, config, args.image_size)
     plot_learning_curves(run, rows, title=f"{model.name} on Dogs vs. Cats")
     tta = tta_accuracies(run, val_data, data.val_labels, args.image_size) \
         if val_data is not None else {}
@@ -429,6 +467,7 @@ def train_report(metrics: dict, config: dict, args) -> Report:
     report = Report(f"Task 4 train: {metrics['model']} on Dogs vs. Cats",
                     f"{metrics['params']:,} parameters, {config['optimizer']} lr "
                     f"{config['learning_rate']}, batch {config['batch_size']}, "
+                    f"{config['precision']} arithmetic (model.keras: float32), "
                     f"augmentation {AUGMENT_NOTE if args.augment else 'off'}; "
                     f"{metrics['train_images']:,} training / {metrics['val_images']:,} "
                     f"validation photos at {args.image_size}x{args.image_size}.")

@@ -53,8 +53,8 @@ BUDGET_TAIL_SECONDS = 45.0
 BUDGET_MAX_EPOCHS = 1000
 # Training steps per compiled call. One: the budget schedule sets the learning rate before
 # every step. More would be allowed (the rate is set at each call's start), but
-# `bench/train_speed.py` measured no gain from 8 for cpu_net, whose ~50 ms step dwarfs the
-# per-call overhead.
+# `bench/train_speed.py` measured no gain from 8 for cpu_net, whose step (~0.1 s for a
+# batch of 64 on 2 cores) dwarfs the per-call overhead.
 STEPS_PER_CALL = 1
 # XLA for the training step (Keras's "auto" leaves it off on a machine without an accelerator).
 JIT_COMPILE = "auto"

@@ -119,6 +119,22 @@ def test_build_makes_the_trials_optimizer_with_the_flags_momentum():
     assert float(sgd.optimizer.momentum) == pytest.approx(0.5)
 
 
+def test_trials_compute_in_the_chosen_precision_and_leave_the_policy_alone():
+    import keras
+
+    space = SearchSpace(depths=(6,), kernel_sizes=(3,))
+    model = VGGHyperModel(space, input_shape=(32, 32, 3), width_scale=1 / 8,
+                          precision="bfloat16").build(kt.HyperParameters())
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    assert convs and {layer.compute_dtype for layer in convs} == {"bfloat16"}
+    assert {w.dtype for w in model.weights} == {"float32"}  # float32 variables
+    assert model.layers[-1].compute_dtype == "float32"  # the softmax, so the loss
+    assert keras.config.dtype_policy().name == "float32"
+    plain = VGGHyperModel(space, input_shape=(32, 32, 3), width_scale=1 / 8,
+                          precision="float32").build(kt.HyperParameters())
+    assert {layer.compute_dtype for layer in plain.layers[1:]} == {"float32"}
+
+
 def test_space_depths_are_the_vgg_builders():
     from models.vgg import VGG_DEPTHS
 
@@ -160,6 +176,34 @@ def _finish(oracle, trial, score=0.5):
                                          "params": 10.0, "seconds": 1.0})
     trial.status = TrialStatus.COMPLETED
     oracle.end_trial(trial)
+
+
+@pytest.mark.parametrize("tuner", ["random", "bayesian"])
+def test_a_search_starts_from_its_centre_then_searches(tmp_path, tuner):
+    from tuning.space import SEARCH_CENTRES
+    from tuning.vgg import parser, resolve, search_space
+
+    args = resolve(parser().parse_args(["--tuner", tuner, "--data-dir", str(tmp_path)]))
+    space, combinations = search_space(args)
+    # A search starts from task 4's train recipe; the tables, from the report's centre.
+    centre = dict(space.centre)
+    assert combinations is None and centre == SEARCH_CENTRES["cpu"] == {
+        "depth": 6, "kernel_size": 3, "learning_rate": 2e-3, "batch_size": 64,
+        "optimizer": "adam"}
+    oracle = make_oracle(tuner, "val_accuracy", max_trials=5, seed=0, epochs=1,
+                         results_dir=tmp_path)
+    oracle._set_project_dir(str(tmp_path), "kt")
+    hp = oracle.get_space()
+    space.declare(hp)
+    oracle.update_space(hp)
+    first = oracle.create_trial("worker0")
+    assert first.hyperparameters.values == {**centre, SEED: 0}
+    _finish(oracle, first)
+    second = oracle.create_trial("worker0")
+    assert second.status == TrialStatus.RUNNING
+    assert second.hyperparameters.values != first.hyperparameters.values
+    args = resolve(parser().parse_args(["--one-at-a-time", "--data-dir", str(tmp_path)]))
+    assert dict(search_space(args)[0].centre) == CPU_HPARAMS
 
 
 def test_small_discrete_space_is_searched_completely(tmp_path):
@@ -343,9 +387,12 @@ def test_quick_fills_only_the_flags_left_unset():
     args = resolve(parser().parse_args(["--quick", "--epochs", "3"]))
     assert (args.epochs, args.max_trials, args.width_scale, args.limit) == (3, 4, 1 / 16, 100)
     assert (args.trial_minutes, args.trials_per_process, args.augment) == (None, 0, "none")
-    args = resolve(parser().parse_args([]))  # the CPU size: 3-minute trials, one a process
+    args = resolve(parser().parse_args([]))  # a CPU search: trials as task 4's train trains
     assert (args.size, args.max_trials, args.trial_minutes, args.augment, args.momentum,
-            args.trials_per_process, args.width_scale) == ("cpu", 20, 3.0, "flip", 0.9, 1, 0.5)
+            args.trials_per_process, args.width_scale) == (
+        "cpu", 20, 4.0, "report", 0.9, 1, 1.0)
+    args = resolve(parser().parse_args(["--one-at-a-time"]))  # tables in an hour: smaller
+    assert (args.trial_minutes, args.augment, args.width_scale) == (3.0, "flip", 0.5)
     args = resolve(parser().parse_args(["--size", "report"]))
     assert (args.epochs, args.trial_minutes, args.dense, args.augment, args.momentum) == (
         10, None, [4096, 4096], "report", 0.0)
@@ -353,6 +400,16 @@ def test_quick_fills_only_the_flags_left_unset():
     assert resolve(parser().parse_args(["--tuner", "hyperband"])).epochs == 10
     assert resolve(parser().parse_args(["--no-augment"])).augment == "none"
     assert resolve(parser().parse_args(["--local-workers", "2"])).trials_per_process == 0
+
+
+def test_the_choices_named_for_help_are_the_modules():
+    # tuning.vgg names them so that --help imports neither KerasTuner nor Keras.
+    from data.augment import AUGMENTS
+    from training.precision import PRECISIONS
+    from tuning import space, vgg
+
+    assert (vgg.SIZES, vgg.PRECISIONS, set(vgg.AUGMENTS)) == (space.SIZES, PRECISIONS,
+                                                              set(AUGMENTS))
 
 
 def test_hyperband_with_trial_minutes_is_one_sentence():

@@ -1,7 +1,8 @@
 """How to choose: KerasTuner's oracles, with the bookkeeping a long search needs.
 
 `make_oracle("random" | "bayesian" | "hyperband" | "one-at-a-time", ...)` returns one of
-KerasTuner's own search algorithms with `Ledger` mixed in. The ledger keeps the search's
+KerasTuner's own search algorithms with `Ledger` mixed in (and, for random and Bayesian
+search, `CentreFirst`: the first trial is the recipe to beat). The ledger keeps the search's
 state safe and complete:
 
 - every state file is written atomically (a `kill -9` mid-write cannot corrupt a search);
@@ -267,12 +268,24 @@ def _reason(trial) -> str:
     return f"{kind.rsplit('.', 1)[-1]}: {text}" if text else last
 
 
-class RandomOracle(Ledger, kt.oracles.RandomSearchOracle):
-    """Random search."""
+class CentreFirst:
+    """Mixin for a KerasTuner `Oracle`: the search's first trial is every hyper-parameter's
+    default (the space's centre, the recipe the search has to beat); the algorithm chooses
+    from the second on. KerasTuner's random and Bayesian oracles start at random."""
+
+    def populate_space(self, trial_id):
+        centre = {hp.name: hp.default for hp in self.hyperparameters.space}
+        if not self.trials and centre and not self._duplicate(centre):
+            return {"status": TrialStatus.RUNNING, "values": centre}
+        return super().populate_space(trial_id)
 
 
-class BayesianOracle(Ledger, kt.oracles.BayesianOptimizationOracle):
-    """Bayesian optimisation with a Gaussian process."""
+class RandomOracle(Ledger, CentreFirst, kt.oracles.RandomSearchOracle):
+    """Random search, from the centre."""
+
+
+class BayesianOracle(Ledger, CentreFirst, kt.oracles.BayesianOptimizationOracle):
+    """Bayesian optimisation with a Gaussian process, from the centre."""
 
 
 class HyperbandOracle(Ledger, kt.oracles.HyperbandOracle):

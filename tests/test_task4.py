@@ -311,32 +311,35 @@ def help_entries(experiment: str, capsys) -> list[str]:
 
 
 @pytest.mark.parametrize("experiment", ["train", "all"])
-def test_augment_is_one_flag_with_its_true_default(experiment, capsys):
+def test_augment_names_its_choice_and_keeps_the_short_forms(experiment, capsys):
     parser = task.parser()
-    assert parser.parse_args([experiment]).augment is True
-    assert parser.parse_args([experiment, "--no-augment"]).augment is False
-    assert parser.parse_args([experiment, "--augment"]).augment is True
-    [entry] = [e for e in help_entries(experiment, capsys)
-               if re.match(r"--(no-)?augment\b", e)]
-    assert entry.startswith("--augment, --no-augment ")
-    assert entry.count("(default: True)") == 1 and "False" not in entry
+    assert parser.parse_args([experiment]).augment == "report"
+    assert parser.parse_args([experiment, "--no-augment"]).augment == "none"
+    assert parser.parse_args([experiment, "--augment"]).augment == "report"
+    assert parser.parse_args([experiment, "--augment", "light"]).augment == "light"
+    [entry] = [e for e in help_entries(experiment, capsys) if e.startswith("--augment ")]
+    assert entry.count("(default: report)") == 1
+    with pytest.raises(SystemExit):
+        parser.parse_args([experiment, "--augment", "heavy"])
+    assert "invalid choice: 'heavy'" in capsys.readouterr().err
 
 
-def test_all_hands_the_augment_flag_on_to_train(tmp_path, monkeypatch):
+def test_all_hands_the_augment_and_smoothing_flags_on_to_train(tmp_path, monkeypatch):
     handed = []
 
     class Handed(Exception):
         pass
 
     def run(args):
-        handed.append((args.experiment, args.augment))
+        handed.append((args.experiment, args.augment, args.label_smoothing))
         raise Handed
 
     monkeypatch.setattr(task, "run", run)
-    for flags in ([], ["--no-augment"], ["--augment"]):
+    for flags in ([], ["--no-augment"], ["--augment", "light", "--label-smoothing", "0.1"]):
         with pytest.raises(Handed):
             run_all(task.parser().parse_args(["all", *flags]), RunDir(tmp_path, {}))
-    assert handed == [("train", True), ("train", False), ("train", True)]
+    assert handed == [("train", "report", 0.0), ("train", "none", 0.0),
+                      ("train", "light", 0.1)]
 
 
 @pytest.mark.parametrize("experiment", ["analyze", "submit"])
@@ -387,3 +390,27 @@ def test_bfloat16_training_saves_a_float32_model_of_its_best_weights(tmp_path):
         np.testing.assert_array_equal(trained_weights, kept_weights)
     assert keras.config.dtype_policy().name == "float32"
     assert "bfloat16 arithmetic" in (out / "report.md").read_text()
+
+
+def test_light_augmentation_and_label_smoothing_train_and_are_recorded(tmp_path):
+    import keras
+
+    data = make_kaggle(tmp_path / "dogs", per_class=8, test=0)
+    out = tmp_path / "run"
+    argv = train_argv(data, out, epochs=1) + ["--augment", "light", "--label-smoothing", "0.2"]
+    assert task.main(argv) == 0
+    metrics = read_json(out / "metrics.json")
+    assert (metrics["augment"], metrics["label_smoothing"]) == ("light", 0.2)
+    assert "augmentation light (flip, shifts of up to 1/16), label smoothing 0.2" in (
+        out / "report.md").read_text()
+    # The loss trains towards 0.9 / 0.1: a certain, right answer still costs
+    # -0.9 log(1) - 0.1 log(eps) > 0, where the plain loss is ~0.
+    args = task.parser().parse_args(argv)
+    model = train_module.compiled_model(args, train_module.settings(args))
+    def cost(model):  # of a certain, right answer
+        loss = keras.losses.get(model.loss) if isinstance(model.loss, str) else model.loss
+        return float(np.sum(loss(np.array([0]), np.array([[1.0, 0.0]], "float32"))))
+
+    assert cost(model) > 1.0
+    args.label_smoothing = 0.0
+    assert cost(train_module.compiled_model(args, train_module.settings(args))) < 1e-3

@@ -134,7 +134,7 @@ def predict_validation(args):
     if not Path(args.model).is_file():
         raise UsageError(must_be("--model", "a saved model.keras file (train first: python "
                                  "-m tasks.task4 train)", args.model))
-    model = keras.models.load_model(args.model)
+    model = keras.models.load_model(args.model, compile=False)
     image_size = int(model.input_shape[1])
     limit = 60 if args.quick else args.limit
     data = load_dogs_vs_cats(args.data_dir, seed=args.seed, limit=limit)

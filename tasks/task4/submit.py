@@ -174,7 +174,7 @@ def submit(args, run):
     if not files:
         raise UsageError("none of the test photos could be read.")
 
-    model = keras.models.load_model(args.model)
+    model = keras.models.load_model(args.model, compile=False)
     image_size = int(model.input_shape[1])
     dog = predict_dog(model, files, image_size, tta=args.tta)
     text = submission_text(ids, dog, args.probabilities)

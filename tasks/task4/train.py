@@ -11,7 +11,6 @@ and the best-validation checkpoint stays the best of the whole run.
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import shutil
@@ -19,8 +18,9 @@ import sys
 import time
 from pathlib import Path
 
+from data.augment import AUGMENTS
 from models.vgg import MODEL_NAMES, build_model, build_vgg, trainable_params
-from suite.cli import arg, nonnegative_int, positive_float, positive_int
+from suite.cli import arg, fraction, nonnegative_int, positive_float, positive_int
 from suite.errors import UsageError, must_be
 from suite.io import atomic_write_json, read_csv, read_json
 from suite.report import Report, percent
@@ -72,8 +72,15 @@ ARGUMENTS = [
         help="wall-clock minutes for the whole run, data loading included: the first epoch "
              "is timed, the epochs that fit are planned and the learning rate decays to zero "
              "at the last (cosine)"),
-    arg("--augment", action=argparse.BooleanOptionalAction, default=True,
-        help="the report's augmentation (--no-augment: the photos as they are)"),
+    arg("--augment", choices=tuple(AUGMENTS), nargs="?", const="report", default="report",
+        help="the training photos' augmentation: report (its shifts 0.2, zoom 0.5, shear "
+             "0.2 degrees, flip; --augment alone), light (flip and shifts of up to 1/16), "
+             "flip, or none"),
+    arg("--no-augment", dest="augment", action="store_const", const="none",
+        help="the same as --augment none: the photos as they are"),
+    arg("--label-smoothing", type=fraction, default=0.0,
+        help="label smoothing s: the targets are 1 - s/2 for the photo's class and s/2 for "
+             "the other (0 = off)"),
     arg("--engine", choices=("fast", "legacy"), default="fast",
         help="augmentation engine: fast (tf.data affine) or legacy (ImageDataGenerator)"),
     arg("--patience", type=nonnegative_int, default=30,
@@ -105,7 +112,7 @@ def read_hparams(path) -> dict:
 
     Known keys: model, learning_rate, batch_size, optimizer, momentum, depth, kernel_size,
     filters, dense, batch_norm, dropout, epochs. Others (scores, trial ids, augment) are
-    ignored: augmentation follows --augment/--no-augment.
+    ignored: augmentation follows --augment.
     """
     try:
         values = read_json(path)
@@ -291,12 +298,11 @@ def load_data(args):
 
 
 def make_datasets(args, data, batch_size: int):
-    """The training pipeline (shuffled, augmented unless --no-augment) and the validation
+    """The training pipeline (shuffled, augmented as --augment says) and the validation
     one (file order, larger batches); the files were checked by the loader."""
-    from data.augment import NO_AUGMENT, REPORT_AUGMENT
     from data.dogs import make_dataset
 
-    augment = (REPORT_AUGMENT if args.augment else NO_AUGMENT).replace(engine=args.engine)
+    augment = AUGMENTS[args.augment].replace(engine=args.engine)
     train_data = make_dataset(data.train_files, data.train_labels, batch_size,
                               args.image_size, augment=augment, shuffle=True, seed=args.seed,
                               check=False)
@@ -318,6 +324,7 @@ def compiled_model(args, config: dict, steps_per_call: int = STEPS_PER_CALL,
         model = make_model(config, args.image_size)
     compile_classifier(model, make_optimizer(config["optimizer"], config["learning_rate"],
                                              momentum=config["momentum"]),
+                       label_smoothing=getattr(args, "label_smoothing", 0.0),
                        steps_per_execution=steps_per_call, jit_compile=jit_compile)
     print(f"{model.name}: {model.count_params():,} parameters; {config['optimizer']} "
           f"lr {config['learning_rate']}, batch {config['batch_size']}; "
@@ -384,8 +391,10 @@ def keep_best(run, model, rows, config: dict, image_size: int) -> dict:
     if best and config["precision"] == "float32":
         shutil.copyfile(run.file(BEST_FILE), run.file(MODEL_FILE))
     elif best:
-        save_float32(keras.models.load_model(run.file(BEST_FILE)), run.file(MODEL_FILE),
-                     config, image_size)
+        # compile=False here and wherever a model is loaded to predict: a net trained with
+        # --label-smoothing carries a loss Keras cannot rebuild from the file.
+        trained = keras.models.load_model(run.file(BEST_FILE), compile=False)
+        save_float32(trained, run.file(MODEL_FILE), config, image_size)
     else:  # no epoch was checkpointed: keep the last weights, which the last epoch validated
         best = rows[-1]
         save_float32(model, run.file(MODEL_FILE), config, image_size)
@@ -402,7 +411,7 @@ def tta_accuracies(run, val_data, labels, image_size: int) -> dict:
     from data.augment import TTA_MODES
     from tasks.task4.submit import tta_probability, tta_shift, view_probabilities
 
-    model = keras.models.load_model(run.file(MODEL_FILE))
+    model = keras.models.load_model(run.file(MODEL_FILE), compile=False)
     views = view_probabilities(model, val_data, tta_shift(image_size))
     return {mode: float(np.mean((tta_probability(views, mode) >= 0.5) == np.asarray(labels)))
             for mode in TTA_MODES}
@@ -418,6 +427,7 @@ def train_metrics(model, best: dict, rows, seconds: float, config: dict, args, d
         "train_seconds": round(seconds, 1), "budget_minutes": args.budget_minutes,
         "optimizer": config["optimizer"], "learning_rate": config["learning_rate"],
         "batch_size": config["batch_size"], "augment": args.augment,
+        "label_smoothing": args.label_smoothing,
         "precision": config["precision"], "steps_per_call": model.steps_per_execution,
         "train_images": len(data.train_files), "val_images": len(data.val_files),
         "skipped_images": len(data.skipped),
@@ -458,17 +468,21 @@ def train(args, run, started=None):
     return metrics
 
 
-AUGMENT_NOTE = "on (the report's: shifts 0.2, zoom 0.5, shear 0.2 degrees, flip)"
+AUGMENT_NOTES = {"report": "the report's (shifts 0.2, zoom 0.5, shear 0.2 degrees, flip)",
+                 "light": "light (flip, shifts of up to 1/16)", "flip": "flips only",
+                 "none": "off"}
 
 
 def train_report(metrics: dict, config: dict, args) -> Report:
     held_out = "– (--refit: every labelled photo trained, none held out)"
     val = percent(metrics["val_accuracy"]) if metrics["val_accuracy"] is not None else held_out
+    smoothing = f", label smoothing {args.label_smoothing:g}" if args.label_smoothing else ""
     report = Report(f"Task 4 train: {metrics['model']} on Dogs vs. Cats",
                     f"{metrics['params']:,} parameters, {config['optimizer']} lr "
                     f"{config['learning_rate']}, batch {config['batch_size']}, "
                     f"{config['precision']} arithmetic (model.keras: float32), "
-                    f"augmentation {AUGMENT_NOTE if args.augment else 'off'}; "
+                    f"augmentation {AUGMENT_NOTES[args.augment]}"
+                    f"{smoothing}; "
                     f"{metrics['train_images']:,} training / {metrics['val_images']:,} "
                     f"validation photos at {args.image_size}x{args.image_size}.")
     report.table(["figure", "value"], [

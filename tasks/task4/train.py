@@ -324,7 +324,7 @@ def compiled_model(args, config: dict, steps_per_call: int = STEPS_PER_CALL,
         model = make_model(config, args.image_size)
     compile_classifier(model, make_optimizer(config["optimizer"], config["learning_rate"],
                                              momentum=config["momentum"]),
-                       label_smoothing=getattr(args, "label_smoothing", 0.0),
+                       label_smoothing=args.label_smoothing,
                        steps_per_execution=steps_per_call, jit_compile=jit_compile)
     print(f"{model.name}: {model.count_params():,} parameters; {config['optimizer']} "
           f"lr {config['learning_rate']}, batch {config['batch_size']}; "

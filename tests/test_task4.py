@@ -332,15 +332,40 @@ def test_all_hands_the_augment_and_smoothing_flags_on_to_train(tmp_path, monkeyp
         pass
 
     def run(args):
-        handed.append((args.experiment, args.augment, args.label_smoothing))
+        handed.append((args.experiment, args.augment, args.label_smoothing,
+                       args.weight_decay))
         raise Handed
 
     monkeypatch.setattr(task, "run", run)
-    for flags in ([], ["--no-augment"], ["--augment", "light", "--label-smoothing", "0.1"]):
+    for flags in ([], ["--no-augment"], ["--augment", "light", "--label-smoothing", "0.1",
+                                         "--weight-decay", "0.05"]):
         with pytest.raises(Handed):
             run_all(task.parser().parse_args(["all", *flags]), RunDir(tmp_path, {}))
-    assert handed == [("train", "report", 0.0), ("train", "none", 0.0),
-                      ("train", "light", 0.1)]
+    assert handed == [("train", "report", 0.0, 0.0), ("train", "none", 0.0, 0.0),
+                      ("train", "light", 0.1, 0.05)]
+
+
+@pytest.mark.parametrize("name", ["adam", "sgd"])
+def test_weight_decay_shrinks_kernels_but_not_biases_or_batch_norm(name):
+    """A zero gradient moves nothing but the decay: each kernel loses lr * decay of
+    itself, and biases and batch norm's scale and shift keep their values."""
+    import keras
+
+    from training.optimizers import make_optimizer
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2),
+                              keras.layers.BatchNormalization()])
+    variables = model.trainable_weights
+    for variable in variables:
+        variable.assign(np.full(variable.shape, 2.0, "float32"))
+    optimizer = make_optimizer(name, 0.1, weight_decay=0.5)
+    optimizer.apply_gradients([(np.zeros(v.shape, "float32"), v) for v in variables])
+    kept = {v.name: float(np.max(np.abs(np.asarray(v) - 2.0))) for v in variables}
+    assert kept.keys() == {"kernel", "bias", "gamma", "beta"}
+    np.testing.assert_allclose(np.asarray(variables[0]), 2.0 * (1 - 0.1 * 0.5), rtol=1e-6)
+    assert kept["bias"] == kept["gamma"] == kept["beta"] == 0.0
+    with pytest.raises(ValueError, match="weight decay must be a number >= 0"):
+        make_optimizer(name, 0.1, weight_decay=-0.1)
 
 
 @pytest.mark.parametrize("experiment", ["analyze", "submit"])
@@ -393,17 +418,19 @@ def test_bfloat16_training_saves_a_float32_model_of_its_best_weights(tmp_path):
     assert "bfloat16 arithmetic" in (out / "report.md").read_text()
 
 
-def test_light_augmentation_and_label_smoothing_train_and_are_recorded(tmp_path):
+def test_light_augmentation_smoothing_and_decay_train_and_are_recorded(tmp_path):
     import keras
 
     data = make_kaggle(tmp_path / "dogs", per_class=8, test=0)
     out = tmp_path / "run"
-    argv = train_argv(data, out, epochs=1) + ["--augment", "light", "--label-smoothing", "0.2"]
+    argv = train_argv(data, out, epochs=1) + ["--augment", "light", "--label-smoothing", "0.2",
+                                              "--weight-decay", "0.05"]
     assert task.main(argv) == 0
     metrics = read_json(out / "metrics.json")
-    assert (metrics["augment"], metrics["label_smoothing"]) == ("light", 0.2)
-    assert "augmentation light (flip, shifts of up to 1/16), label smoothing 0.2" in (
-        out / "report.md").read_text()
+    assert (metrics["augment"], metrics["label_smoothing"], metrics["weight_decay"]) == (
+        "light", 0.2, 0.05)
+    assert ("augmentation light (flip, shifts of up to 1/16), label smoothing 0.2, "
+            "weight decay 0.05") in (out / "report.md").read_text()
     # The loss trains towards 0.9 / 0.1: a certain, right answer still costs
     # -0.9 log(1) - 0.1 log(eps) > 0, where the plain loss is ~0.
     args = task.parser().parse_args(argv)
@@ -413,5 +440,6 @@ def test_light_augmentation_and_label_smoothing_train_and_are_recorded(tmp_path)
         return float(np.sum(loss(np.array([0]), np.array([[1.0, 0.0]], "float32"))))
 
     assert cost(model) > 1.0
+    assert model.optimizer.weight_decay == pytest.approx(0.05)
     args.label_smoothing = 0.0
     assert cost(train_module.compiled_model(args, train_module.settings(args))) < 1e-3

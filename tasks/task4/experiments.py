@@ -68,7 +68,8 @@ def train_argv(args) -> list[str]:
     """`all`'s flags as train's command line (its common flags come from `task`)."""
     argv = ["--model", args.model, "--patience", str(args.patience), "--engine", args.engine,
             "--image-size", str(args.image_size), "--precision", args.precision,
-            "--augment", args.augment, "--label-smoothing", str(args.label_smoothing)]
+            "--augment", args.augment, "--label-smoothing", str(args.label_smoothing),
+            "--weight-decay", str(args.weight_decay)]
     for name in TRAIN_OPTIONAL_FLAGS:
         if getattr(args, name) is not None:
             argv += [f"--{name.replace('_', '-')}", str(getattr(args, name))]

@@ -81,6 +81,9 @@ ARGUMENTS = [
     arg("--label-smoothing", type=fraction, default=0.0,
         help="label smoothing s: the targets are 1 - s/2 for the photo's class and s/2 for "
              "the other (0 = off)"),
+    arg("--weight-decay", type=fraction, default=0.0,
+        help="decoupled weight decay (AdamW's for Adam): each step shrinks the kernels by "
+             "this times the learning rate (0 = off; biases and batch norm never decay)"),
     arg("--engine", choices=("fast", "legacy"), default="fast",
         help="augmentation engine: fast (tf.data affine) or legacy (ImageDataGenerator)"),
     arg("--patience", type=nonnegative_int, default=30,
@@ -323,7 +326,8 @@ def compiled_model(args, config: dict, steps_per_call: int = STEPS_PER_CALL,
     with compute_precision(config["precision"]):
         model = make_model(config, args.image_size)
     compile_classifier(model, make_optimizer(config["optimizer"], config["learning_rate"],
-                                             momentum=config["momentum"]),
+                                             momentum=config["momentum"],
+                                             weight_decay=args.weight_decay),
                        label_smoothing=args.label_smoothing,
                        steps_per_execution=steps_per_call, jit_compile=jit_compile)
     print(f"{model.name}: {model.count_params():,} parameters; {config['optimizer']} "
@@ -427,7 +431,7 @@ def train_metrics(model, best: dict, rows, seconds: float, config: dict, args, d
         "train_seconds": round(seconds, 1), "budget_minutes": args.budget_minutes,
         "optimizer": config["optimizer"], "learning_rate": config["learning_rate"],
         "batch_size": config["batch_size"], "augment": args.augment,
-        "label_smoothing": args.label_smoothing,
+        "label_smoothing": args.label_smoothing, "weight_decay": args.weight_decay,
         "precision": config["precision"], "steps_per_call": model.steps_per_execution,
         "train_images": len(data.train_files), "val_images": len(data.val_files),
         "skipped_images": len(data.skipped),
@@ -477,6 +481,8 @@ def train_report(metrics: dict, config: dict, args) -> Report:
     held_out = "– (--refit: every labelled photo trained, none held out)"
     val = percent(metrics["val_accuracy"]) if metrics["val_accuracy"] is not None else held_out
     smoothing = f", label smoothing {args.label_smoothing:g}" if args.label_smoothing else ""
+    if args.weight_decay:
+        smoothing += f", weight decay {args.weight_decay:g}"
     report = Report(f"Task 4 train: {metrics['model']} on Dogs vs. Cats",
                     f"{metrics['params']:,} parameters, {config['optimizer']} lr "
                     f"{config['learning_rate']}, batch {config['batch_size']}, "

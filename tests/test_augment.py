@@ -4,7 +4,7 @@ the same ranges (shift, flip, zoom) and fill the same way."""
 import numpy as np
 import pytest
 
-from data.augment import (REPORT_AUGMENT, AugmentConfig, affine_transforms, fast_augment,
+from data.augment import (MEDIUM_AUGMENT, REPORT_AUGMENT, AugmentConfig, affine_transforms, fast_augment,
                           legacy_augmenter)
 
 SIDE = 64
@@ -137,6 +137,23 @@ def test_report_config_reads_like_the_report():
     assert not REPORT_AUGMENT.is_identity
     with pytest.raises(ValueError, match="fill_mode"):
         AugmentConfig(fill_mode="mirror_ball")
+
+
+def test_medium_augmentation_stays_between_light_and_the_reports():
+    """Zoom 0.85-1.15, turns of up to 10 degrees, shifts of up to 1/8 (8 pixels here): a
+    centred marker, which zoom and turns alone leave in place, moves along either axis at
+    most (8 cos 10 + 8 sin 10) / 0.85 pixels (the shift turned and magnified), and far more
+    than light's 4 pixels at times."""
+    config = MEDIUM_AUGMENT.replace(rescale=1.0, fill_mode="constant")
+    assert MEDIUM_AUGMENT.zoom_bounds == (0.85, 1.15) and MEDIUM_AUGMENT.rotation_range == 10
+    assert MEDIUM_AUGMENT.fill_mode == "reflect" and MEDIUM_AUGMENT.horizontal_flip
+    images = np.zeros((N, SIDE, SIDE, 1), np.float32)
+    images[:, 31:33, 31:33] = 1.0  # a 2x2 marker at the centre (31.5, 31.5)
+    rows, cols = centroids(fast_engine(config)(images))
+    moved = np.maximum(np.abs(rows - 31.5), np.abs(cols - 31.5))
+    turn = np.radians(10)
+    assert moved.max() <= SIDE / 8 * (np.cos(turn) + np.sin(turn)) / 0.85 + 0.5
+    assert moved.max() > 6
 
 
 def test_fast_engine_is_seeded_per_batch():

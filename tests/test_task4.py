@@ -313,15 +313,23 @@ def help_entries(experiment: str, capsys) -> list[str]:
 @pytest.mark.parametrize("experiment", ["train", "all"])
 def test_augment_names_its_choice_and_keeps_the_short_forms(experiment, capsys):
     parser = task.parser()
-    assert parser.parse_args([experiment]).augment == "report"
-    assert parser.parse_args([experiment, "--no-augment"]).augment == "none"
-    assert parser.parse_args([experiment, "--augment"]).augment == "report"
-    assert parser.parse_args([experiment, "--augment", "light"]).augment == "light"
+
+    def augment(*flags):  # the run's augmentation: the flag's, else the model's recipe's
+        return train_module.settings(parser.parse_args([experiment, *flags]))["augment"]
+
+    # train's default net is cpu_net (light), all's the report's VGG-13 (the report's).
+    assert augment() == ("light" if experiment == "train" else "report")
+    assert augment("--model", "cpu_net") == "light"
+    assert augment("--model", "vgg13") == augment("--model", "bn_deep") == "report"
+    assert augment("--no-augment") == "none"
+    assert augment("--augment") == augment("--model", "cpu_net", "--augment") == "report"
+    assert augment("--augment", "light", "--model", "vgg13") == "light"
     [entry] = [e for e in help_entries(experiment, capsys) if e.startswith("--augment ")]
-    assert entry.count("(default: report)") == 1
+    assert entry.count("(default: the model's recipe: light for cpu_net, report for the "
+                       "VGGs and batch-norm nets)") == 1
     with pytest.raises(SystemExit):
         parser.parse_args([experiment, "--augment", "heavy"])
-    assert "--augment must be one of flip, light, report, none; got 'heavy'" in (
+    assert "--augment must be one of flip, light, medium, report, none; got 'heavy'" in (
         capsys.readouterr().err)
 
 
@@ -332,17 +340,18 @@ def test_all_hands_the_augment_and_smoothing_flags_on_to_train(tmp_path, monkeyp
         pass
 
     def run(args):
-        handed.append((args.experiment, args.augment, args.label_smoothing,
-                       args.weight_decay))
+        handed.append((args.experiment, train_module.settings(args)["augment"],
+                       args.label_smoothing, args.weight_decay))
         raise Handed
 
     monkeypatch.setattr(task, "run", run)
     for flags in ([], ["--no-augment"], ["--augment", "light", "--label-smoothing", "0.1",
-                                         "--weight-decay", "0.05"]):
+                                         "--weight-decay", "0.05"],
+                  ["--model", "cpu_net"]):
         with pytest.raises(Handed):
             run_all(task.parser().parse_args(["all", *flags]), RunDir(tmp_path, {}))
     assert handed == [("train", "report", 0.0, 0.0), ("train", "none", 0.0, 0.0),
-                      ("train", "light", 0.1, 0.05)]
+                      ("train", "light", 0.1, 0.05), ("train", "light", 0.0, 0.0)]
 
 
 @pytest.mark.parametrize("name", ["adam", "sgd"])

@@ -382,6 +382,7 @@ def test_one_at_a_time_report_marks_differences_beyond_the_centres_noise(tmp_pat
 
 # -- the command line ------------------------------------------------------------------------
 def test_quick_fills_only_the_flags_left_unset():
+    from tasks.task4.train import RECIPES
     from tuning.vgg import parser, resolve
 
     args = resolve(parser().parse_args(["--quick", "--epochs", "3"]))
@@ -390,7 +391,7 @@ def test_quick_fills_only_the_flags_left_unset():
     args = resolve(parser().parse_args([]))  # a CPU search: trials as task 4's train trains
     assert (args.size, args.max_trials, args.trial_minutes, args.augment, args.momentum,
             args.trials_per_process, args.width_scale) == (
-        "cpu", 20, 4.0, "report", 0.9, 1, 1.0)
+        "cpu", 20, 4.0, RECIPES["cpu_net"]["augment"], 0.9, 1, 1.0)
     args = resolve(parser().parse_args(["--one-at-a-time"]))  # tables in an hour: smaller
     assert (args.trial_minutes, args.augment, args.width_scale) == (3.0, "flip", 0.5)
     args = resolve(parser().parse_args(["--size", "report"]))

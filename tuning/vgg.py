@@ -49,6 +49,7 @@ from suite.env import limit_threads, set_seed
 from suite.errors import UsageError, must_be
 from suite.runs import RunDir
 from suite.tf_quiet import import_tensorflow
+from tasks.task4.train import RECIPES as TRAIN_RECIPES
 from tuning import OPTIMIZERS, TUNERS
 
 PROG = "python -m tuning.vgg"
@@ -60,7 +61,7 @@ NOT_SEARCH_CONFIG = NOT_CONFIG | {"max_trials", "chief", "worker", "local_worker
                                   "lease_seconds", "chief_timeout", "quiet",
                                   "trials_per_process", "in_child"}
 SIZES = ("cpu", "report")  # tuning.space.SIZES, named here so that --help needs no KerasTuner
-AUGMENTS = ("flip", "light", "report", "none")  # data.augment.AUGMENTS
+AUGMENTS = ("flip", "light", "medium", "report", "none")  # data.augment.AUGMENTS
 PRECISIONS = ("auto", "float32", "bfloat16")  # training.precision.PRECISIONS
 # Each size's defaults, and the tiny ones of --quick (a trial takes seconds on 2 cores).
 # A CPU trial trains for --trial-minutes within at most EPOCH_CAP epochs.
@@ -77,11 +78,12 @@ DEFAULTS = {
                "momentum": 0.0, "trials_per_process": 1},
 }
 # A random, Bayesian or Hyperband search of the CPU size trains its trials as task 4's
-# `train` does (cpu_net at full width, the report's augmentation): the 20-trial Bayesian search
+# `train` does (cpu_net at full width, its recipe's augmentation): the 20-trial Bayesian search
 # with the one-at-a-time settings above found a half-width net on batches of 16 that learned
 # fastest in 3 minutes and was 2.0 points worse than train's default after 30 (90.07% against
 # 92.09%). 4 minutes a trial keeps 20 trials in about 1.5 hours.
-CPU_SEARCH = {"trial_minutes": 4.0, "width_scale": 1.0, "augment": "report"}
+CPU_SEARCH = {"trial_minutes": 4.0, "width_scale": 1.0,
+              "augment": TRAIN_RECIPES["cpu_net"]["augment"]}
 QUICK = {"max_trials": 4, "epochs": 1, "trial_minutes": None, "limit": 100,
          "width_scale": 1 / 16, "dense": [32, 32], "augment": "none", "trials_per_process": 0}
 CENTRE_SEEDS = 3  # --one-at-a-time runs its centre with this many seeds
@@ -141,8 +143,10 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--augment", choices=AUGMENTS,
                    help="flip: mirror half the photos (--one-at-a-time's default with --size "
                         "cpu: a 3-minute trial under-fits with more); light: and shift them by "
-                        "up to 1/16; report: shifts 0.2, zoom 0.5, shear 0.2, flip (a search's "
-                        "default, as task 4's train); none (--quick's)")
+                        "up to 1/16 (a search's default, as task 4's train of cpu_net); "
+                        "medium: flip, shifts of up to 1/8, zoom 0.85-1.15, turns of up to 10 "
+                        "degrees; report: shifts 0.2, zoom 0.5, shear 0.2, flip (--size "
+                        "report's); none (--quick's)")
     d.add_argument("--no-augment", dest="augment", action="store_const", const="none",
                    help="the same as --augment none")
     d.add_argument("--engine", choices=("fast", "legacy"), default="fast",

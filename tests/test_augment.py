@@ -4,8 +4,8 @@ the same ranges (shift, flip, zoom) and fill the same way."""
 import numpy as np
 import pytest
 
-from data.augment import (MEDIUM_AUGMENT, REPORT_AUGMENT, AugmentConfig, affine_transforms, fast_augment,
-                          legacy_augmenter)
+from data.augment import (MEDIUM_AUGMENT, REPORT_AUGMENT, AugmentConfig, affine_transforms,
+                          fast_augment, legacy_augmenter)
 
 SIDE = 64
 N = 300  # images per range test

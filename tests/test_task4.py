@@ -54,7 +54,8 @@ def test_hparams_file_from_tuning_sets_model_and_optimiser(tmp_path):
                                 "kernel_size": 2, "optimizer": "Adam", "score": 0.93,
                                 "momentum": 0.0, "trial_id": "07"}))
     args = argparse.Namespace(hparams=str(path), model="cpu_net", optimizer=None, lr=None,
-                              batch_size=None, epochs=None, budget_minutes=None, quick=False)
+                              batch_size=None, epochs=None, budget_minutes=None, quick=False,
+                              augment=None, label_smoothing=None)
     config = train_module.settings(args)
     assert config["model"] == "vgg6" and config["optimizer"] == "adam"
     assert config["learning_rate"] == 0.01 and config["batch_size"] == 8
@@ -76,7 +77,8 @@ def test_hparams_file_from_a_cpu_size_search_builds_that_cpu_net(tmp_path):
                                 "kernel_size": 5, "optimizer": "sgd", "seed": 1,
                                 "model": "cpu_net", "width": 16, "momentum": 0.9}))
     args = argparse.Namespace(hparams=str(path), model="vgg13", optimizer=None, lr=None,
-                              batch_size=None, epochs=None, budget_minutes=None, quick=False)
+                              batch_size=None, epochs=None, budget_minutes=None, quick=False,
+                              augment=None, label_smoothing=None)
     config = train_module.settings(args)
     assert config["model"] == "cpu_net" and config["momentum"] == 0.9
     model = train_module.make_model(config, 32)
@@ -327,6 +329,10 @@ def test_augment_names_its_choice_and_keeps_the_short_forms(experiment, capsys):
     [entry] = [e for e in help_entries(experiment, capsys) if e.startswith("--augment ")]
     assert entry.count("(default: the model's recipe: light for cpu_net, report for the "
                        "VGGs and batch-norm nets)") == 1
+    smoothing = train_module.settings(parser.parse_args([experiment]))["label_smoothing"]
+    assert smoothing == (0.1 if experiment == "train" else 0.0)
+    assert train_module.settings(parser.parse_args(
+        [experiment, "--label-smoothing", "0"]))["label_smoothing"] == 0.0
     with pytest.raises(SystemExit):
         parser.parse_args([experiment, "--augment", "heavy"])
     assert "--augment must be one of flip, light, medium, report, none; got 'heavy'" in (
@@ -340,8 +346,9 @@ def test_all_hands_the_augment_and_smoothing_flags_on_to_train(tmp_path, monkeyp
         pass
 
     def run(args):
-        handed.append((args.experiment, train_module.settings(args)["augment"],
-                       args.label_smoothing, args.weight_decay))
+        config = train_module.settings(args)
+        handed.append((args.experiment, config["augment"], config["label_smoothing"],
+                       args.weight_decay))
         raise Handed
 
     monkeypatch.setattr(task, "run", run)
@@ -351,7 +358,7 @@ def test_all_hands_the_augment_and_smoothing_flags_on_to_train(tmp_path, monkeyp
         with pytest.raises(Handed):
             run_all(task.parser().parse_args(["all", *flags]), RunDir(tmp_path, {}))
     assert handed == [("train", "report", 0.0, 0.0), ("train", "none", 0.0, 0.0),
-                      ("train", "light", 0.1, 0.05), ("train", "light", 0.0, 0.0)]
+                      ("train", "light", 0.1, 0.05), ("train", "light", 0.1, 0.0)]
 
 
 @pytest.mark.parametrize("name", ["adam", "sgd"])

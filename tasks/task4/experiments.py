@@ -61,14 +61,13 @@ ALL_ARGUMENTS = [(names, {**kw, "default": "vgg13"}) if names == ("--model",) el
 
 # train's own flags that `all` hands on when given (left out, train's recipe decides).
 TRAIN_OPTIONAL_FLAGS = ("hparams", "optimizer", "lr", "batch_size", "epochs",
-                        "budget_minutes", "limit", "augment")
+                        "budget_minutes", "limit", "augment", "label_smoothing")
 
 
 def train_argv(args) -> list[str]:
     """`all`'s flags as train's command line (its common flags come from `task`)."""
     argv = ["--model", args.model, "--patience", str(args.patience), "--engine", args.engine,
             "--image-size", str(args.image_size), "--precision", args.precision,
-            "--label-smoothing", str(args.label_smoothing),
             "--weight-decay", str(args.weight_decay)]
     for name in TRAIN_OPTIONAL_FLAGS:
         if getattr(args, name) is not None:

@@ -55,7 +55,7 @@ def test_hparams_file_from_tuning_sets_model_and_optimiser(tmp_path):
                                 "momentum": 0.0, "trial_id": "07"}))
     args = argparse.Namespace(hparams=str(path), model="cpu_net", optimizer=None, lr=None,
                               batch_size=None, epochs=None, budget_minutes=None, quick=False,
-                              augment=None, label_smoothing=None)
+                              augment=None, label_smoothing=None, width=None)
     config = train_module.settings(args)
     assert config["model"] == "vgg6" and config["optimizer"] == "adam"
     assert config["learning_rate"] == 0.01 and config["batch_size"] == 8
@@ -78,7 +78,7 @@ def test_hparams_file_from_a_cpu_size_search_builds_that_cpu_net(tmp_path):
                                 "model": "cpu_net", "width": 16, "momentum": 0.9}))
     args = argparse.Namespace(hparams=str(path), model="vgg13", optimizer=None, lr=None,
                               batch_size=None, epochs=None, budget_minutes=None, quick=False,
-                              augment=None, label_smoothing=None)
+                              augment=None, label_smoothing=None, width=None)
     config = train_module.settings(args)
     assert config["model"] == "cpu_net" and config["momentum"] == 0.9
     model = train_module.make_model(config, 32)
@@ -432,6 +432,26 @@ def test_bfloat16_training_saves_a_float32_model_of_its_best_weights(tmp_path):
         np.testing.assert_array_equal(trained_weights, kept_weights)
     assert keras.config.dtype_policy().name == "float32"
     assert "bfloat16 arithmetic" in (out / "report.md").read_text()
+
+
+def test_width_widens_cpu_net_and_is_refused_for_a_vgg(tmp_path, capsys):
+    import inspect
+
+    from models.vgg import build_cpu_net
+
+    parser = task.parser()
+    default = inspect.signature(build_cpu_net).parameters["width"].default
+    [entry] = [e for e in help_entries("train", capsys) if e.startswith("--width ")]
+    assert f"(default {default}: " in entry
+    config = train_module.settings(parser.parse_args(["train", "--width", "8"]))
+    assert config["architecture"] == {"width": 8}
+    assert train_module.make_model(config, 32).count_params() == build_cpu_net(
+        (32, 32, 3), width=8).count_params()
+    argv = ["train", "--model", "vgg13", "--width", "8", "--out", str(tmp_path / "out"),
+            "--threads", "1"]
+    assert task.main(argv) == 2
+    assert ("--width's model must be cpu_net (the only net it widens); got 'vgg13'."
+            in capsys.readouterr().err)
 
 
 def test_light_augmentation_smoothing_and_decay_train_and_are_recorded(tmp_path):

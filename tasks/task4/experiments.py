@@ -61,7 +61,7 @@ ALL_ARGUMENTS = [(names, {**kw, "default": "vgg13"}) if names == ("--model",) el
 
 # train's own flags that `all` hands on when given (left out, train's recipe decides).
 TRAIN_OPTIONAL_FLAGS = ("hparams", "optimizer", "lr", "batch_size", "epochs",
-                        "budget_minutes", "limit", "augment", "label_smoothing")
+                        "budget_minutes", "limit", "augment", "label_smoothing", "width")
 
 
 def train_argv(args) -> list[str]:

@@ -70,6 +70,9 @@ JIT_COMPILE = "auto"
 ARGUMENTS = [
     arg("--model", choices=MODEL_NAMES, default="cpu_net",
         help="the net to train (vgg13 is the report's 45M-parameter VGG)"),
+    arg("--width", type=positive_int,
+        help="cpu_net's width: the filters of its first full block, doubled at each later "
+             "one (default 32: 32, 64, 128, 256)"),
     arg("--hparams", help="a best_hparams.json from tuning/ (learning_rate, batch_size, "
         "depth, kernel_size, optimizer, ...); overrides --model and the recipe"),
     arg("--optimizer", choices=("sgd", "adam"), help="default: the model's recipe"),
@@ -154,11 +157,9 @@ def settings(args) -> dict:
         if key in hp:
             chosen[key] = hp[key]
     flags = {"optimizer": args.optimizer, "learning_rate": args.lr,
-             "batch_size": args.batch_size, "epochs": args.epochs}
+             "batch_size": args.batch_size, "epochs": args.epochs, "augment": args.augment,
+             "label_smoothing": args.label_smoothing}
     chosen.update({k: v for k, v in flags.items() if v is not None})
-    for key in ("augment", "label_smoothing"):  # the flag's, else the recipe's
-        if getattr(args, key) is not None:
-            chosen[key] = getattr(args, key)
     if args.budget_minutes and args.epochs is None:
         chosen["epochs"] = BUDGET_MAX_EPOCHS  # the budget decides when to stop
     chosen["optimizer"] = str(chosen["optimizer"]).lower()
@@ -166,6 +167,11 @@ def settings(args) -> dict:
         raise UsageError(must_be("the optimizer", "sgd or adam", chosen["optimizer"]))
     architecture = {k: hp[k] for k in ("depth", "kernel_size", "width", "filters", "dense",
                                        "batch_norm", "dropout") if k in hp}
+    if args.width is not None:
+        if model != "cpu_net":
+            raise UsageError(must_be("--width's model", "cpu_net (the only net it widens)",
+                                     model))
+        architecture["width"] = args.width
     if args.quick:
         chosen["epochs"] = min(chosen["epochs"], 2)
     chosen["precision"] = resolve(getattr(args, "precision", "auto"))
@@ -446,6 +452,7 @@ def train_metrics(model, best: dict, rows, seconds: float, config: dict, args, d
         "optimizer": config["optimizer"], "learning_rate": config["learning_rate"],
         "batch_size": config["batch_size"], "augment": config["augment"],
         "label_smoothing": config["label_smoothing"], "weight_decay": args.weight_decay,
+        "architecture": config["architecture"],
         "precision": config["precision"], "steps_per_call": model.steps_per_execution,
         "train_images": len(data.train_files), "val_images": len(data.val_files),
         "skipped_images": len(data.skipped),

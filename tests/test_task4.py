@@ -319,15 +319,15 @@ def test_augment_names_its_choice_and_keeps_the_short_forms(experiment, capsys):
     def augment(*flags):  # the run's augmentation: the flag's, else the model's recipe's
         return train_module.settings(parser.parse_args([experiment, *flags]))["augment"]
 
-    # train's default net is cpu_net (light), all's the report's VGG-13 (the report's).
-    assert augment() == ("light" if experiment == "train" else "report")
-    assert augment("--model", "cpu_net") == "light"
+    # train's default net is cpu_net (medium), all's the report's VGG-13 (the report's).
+    assert augment() == ("medium" if experiment == "train" else "report")
+    assert augment("--model", "cpu_net") == "medium"
     assert augment("--model", "vgg13") == augment("--model", "bn_deep") == "report"
     assert augment("--no-augment") == "none"
     assert augment("--augment") == augment("--model", "cpu_net", "--augment") == "report"
     assert augment("--augment", "light", "--model", "vgg13") == "light"
     [entry] = [e for e in help_entries(experiment, capsys) if e.startswith("--augment ")]
-    assert entry.count("(default: the model's recipe: light for cpu_net, report for the "
+    assert entry.count("(default: the model's recipe: medium for cpu_net, report for the "
                        "VGGs and batch-norm nets)") == 1
     smoothing = train_module.settings(parser.parse_args([experiment]))["label_smoothing"]
     assert smoothing == (0.1 if experiment == "train" else 0.0)
@@ -358,7 +358,7 @@ def test_all_hands_the_augment_and_smoothing_flags_on_to_train(tmp_path, monkeyp
         with pytest.raises(Handed):
             run_all(task.parser().parse_args(["all", *flags]), RunDir(tmp_path, {}))
     assert handed == [("train", "report", 0.0, 0.0), ("train", "none", 0.0, 0.0),
-                      ("train", "light", 0.1, 0.05), ("train", "light", 0.1, 0.0)]
+                      ("train", "light", 0.1, 0.05), ("train", "medium", 0.1, 0.0)]
 
 
 @pytest.mark.parametrize("name", ["adam", "sgd"])

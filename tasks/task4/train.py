@@ -357,12 +357,13 @@ def compiled_model(args, config: dict, steps_per_call: int = STEPS_PER_CALL,
 
 
 def save_float32(model, path, config: dict, image_size: int) -> None:
-    """Save `model` to compute in float32: a bfloat16-trained net's weights are float32
-    already, and the float32 copy predicts at full speed on any CPU (one without bfloat16
-    instructions would emulate them)."""
-    if config["precision"] == "float32":
-        model.save(path)
-        return
+    """Save `model`'s net and weights, uncompiled, to compute in float32.
+
+    A bfloat16-trained net's weights are float32 already, and the float32 copy predicts at
+    full speed on any CPU (one without bfloat16 instructions would emulate them). Uncompiled,
+    the file loads with a plain `keras.models.load_model` anywhere: a net compiled with
+    label smoothing carries a loss Keras cannot rebuild from the file.
+    """
     with compute_precision("float32"):
         copy = make_model(config, image_size)
     copy.set_weights(model.get_weights())
@@ -412,11 +413,9 @@ def keep_best(run, model, rows, config: dict, image_size: int) -> dict:
     import keras
 
     best = best_record(run)
-    if best and config["precision"] == "float32":
-        shutil.copyfile(run.file(BEST_FILE), run.file(MODEL_FILE))
-    elif best:
-        # compile=False here and wherever a model is loaded to predict: a net trained with
-        # --label-smoothing carries a loss Keras cannot rebuild from the file.
+    if best:
+        # compile=False wherever best.keras, the training checkpoint, is loaded: a net
+        # trained with label smoothing carries a loss Keras cannot rebuild from the file.
         trained = keras.models.load_model(run.file(BEST_FILE), compile=False)
         save_float32(trained, run.file(MODEL_FILE), config, image_size)
     else:  # no epoch was checkpointed: keep the last weights, which the last epoch validated

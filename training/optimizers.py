@@ -7,8 +7,8 @@ import math
 OPTIMIZERS = ("sgd", "adadelta", "adagrad", "adam", "rmsprop")
 
 
-# Never decayed by `weight_decay`: biases and batch norm's scale and shift (decaying them
-# constrains no weight that sets a feature's size; the usual AdamW practice).
+# Never decayed by `weight_decay`: biases and batch norm's scale and shift. Only the conv
+# and dense kernels shrink, the usual AdamW practice.
 NOT_DECAYED = ("bias", "gamma", "beta")
 
 

@@ -30,6 +30,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from data.augment import AUGMENTS
 from data.locate import check_data_dir
 from models.vgg import VGG_DEPTHS
 from suite.cli import (
@@ -50,6 +51,7 @@ from suite.errors import UsageError, must_be
 from suite.runs import RunDir
 from suite.tf_quiet import import_tensorflow
 from tasks.task4.train import RECIPES as TRAIN_RECIPES
+from training.precision import PRECISIONS
 from tuning import OPTIMIZERS, TUNERS
 
 PROG = "python -m tuning.vgg"
@@ -61,8 +63,6 @@ NOT_SEARCH_CONFIG = NOT_CONFIG | {"max_trials", "chief", "worker", "local_worker
                                   "lease_seconds", "chief_timeout", "quiet",
                                   "trials_per_process", "in_child"}
 SIZES = ("cpu", "report")  # tuning.space.SIZES, named here so that --help needs no KerasTuner
-AUGMENTS = ("flip", "light", "medium", "report", "none")  # data.augment.AUGMENTS
-PRECISIONS = ("auto", "float32", "bfloat16")  # training.precision.PRECISIONS
 # Each size's defaults, and the tiny ones of --quick (a trial takes seconds on 2 cores).
 # A CPU trial trains for --trial-minutes within at most EPOCH_CAP epochs.
 EPOCH_CAP = 1000
@@ -140,7 +140,7 @@ def parser() -> argparse.ArgumentParser:
                         f"{QUICK['limit']})")
     d.add_argument("--val-fraction", type=fraction, default=0.2,
                    help="share of each class held out for validation")
-    d.add_argument("--augment", choices=AUGMENTS,
+    d.add_argument("--augment", choices=tuple(AUGMENTS),
                    help="flip: mirror half the photos (--one-at-a-time's default with --size "
                         "cpu: a 3-minute trial under-fits with more); light: and shift them by "
                         "up to 1/16; medium: flip, shifts of up to 1/8, zoom 0.85-1.15, turns "
@@ -409,9 +409,7 @@ def _datasets(args, run: RunDir):
     """`datasets(batch_size, seed) -> (train, val)`; the photos are decoded on the first call
     (a process that finds the search finished decodes none), once per search: the decoded
     pixels are cached in the results folder for the next trial's process."""
-    from data.augment import AUGMENTS as CONFIGS
-
-    augment = CONFIGS[args.augment].replace(engine=args.engine)
+    augment = AUGMENTS[args.augment].replace(engine=args.engine)
 
     @functools.cache
     def photos():

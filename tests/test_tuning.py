@@ -119,6 +119,24 @@ def test_build_makes_the_trials_optimizer_with_the_flags_momentum():
     assert float(sgd.optimizer.momentum) == pytest.approx(0.5)
 
 
+def test_trials_smooth_their_labels_when_asked():
+    """A certain, right prediction costs nothing with plain labels and more than the
+    smoothed target's entropy with smoothing 0.2."""
+    space = SearchSpace(depths=(6,), kernel_sizes=(3,))
+    y, certain = np.array([1]), np.array([[0.0, 1.0]], "float32")
+
+    def loss(smoothing):
+        import keras
+
+        model = VGGHyperModel(space, input_shape=(32, 32, 3), width_scale=1 / 8,
+                              label_smoothing=smoothing).build(kt.HyperParameters())
+        fn = keras.losses.get(model.loss) if isinstance(model.loss, str) else model.loss
+        return float(np.sum(fn(y, certain)))
+
+    assert loss(0.0) < 1e-3
+    assert loss(0.2) > 1.0  # 0.1 of the target on a class given probability 0 (clipped)
+
+
 def test_trials_compute_in_the_chosen_precision_and_leave_the_policy_alone():
     import keras
 
@@ -389,14 +407,18 @@ def test_quick_fills_only_the_flags_left_unset():
     assert (args.epochs, args.max_trials, args.width_scale, args.limit) == (3, 4, 1 / 16, 100)
     assert (args.trial_minutes, args.trials_per_process, args.augment) == (None, 0, "none")
     args = resolve(parser().parse_args([]))  # a CPU search: trials as task 4's train trains
-    assert (args.size, args.max_trials, args.trial_minutes, args.augment, args.momentum,
-            args.trials_per_process, args.width_scale) == (
-        "cpu", 20, 4.0, RECIPES["cpu_net"]["augment"], 0.9, 1, 1.0)
+    assert (args.size, args.max_trials, args.trial_minutes, args.augment, args.label_smoothing,
+            args.momentum, args.trials_per_process, args.width_scale) == (
+        "cpu", 20, 4.0, RECIPES["cpu_net"]["augment"], RECIPES["cpu_net"]["label_smoothing"],
+        0.9, 1, 1.0)
+    assert RECIPES["cpu_net"]["label_smoothing"] > 0
     args = resolve(parser().parse_args(["--one-at-a-time"]))  # tables in an hour: smaller
-    assert (args.trial_minutes, args.augment, args.width_scale) == (3.0, "flip", 0.5)
+    assert (args.trial_minutes, args.augment, args.width_scale, args.label_smoothing) == (
+        3.0, "flip", 0.5, 0.0)
     args = resolve(parser().parse_args(["--size", "report"]))
-    assert (args.epochs, args.trial_minutes, args.dense, args.augment, args.momentum) == (
-        10, None, [4096, 4096], "report", 0.0)
+    assert (args.epochs, args.trial_minutes, args.dense, args.augment, args.momentum,
+            args.label_smoothing) == (10, None, [4096, 4096], "report", 0.0, 0.0)
+    assert resolve(parser().parse_args(["--label-smoothing", "0"])).label_smoothing == 0.0
     assert resolve(parser().parse_args(["--epochs", "4"])).trial_minutes is None
     assert resolve(parser().parse_args(["--tuner", "hyperband"])).epochs == 10
     assert resolve(parser().parse_args(["--no-augment"])).augment == "none"

@@ -169,6 +169,7 @@ class VGGHyperModel(kt.HyperModel):
             it, `training.callbacks.time_budget`) within fit's epochs; None = the epochs alone.
         precision: "float32", "bfloat16" or "auto" (`training.precision`): the arithmetic
             of the trials' steps.
+        label_smoothing: the trials' label smoothing (0 = plain labels).
 
     Example:
         hypermodel = VGGHyperModel(SearchSpace(), size="cpu", trial_minutes=3)
@@ -179,7 +180,7 @@ class VGGHyperModel(kt.HyperModel):
     def __init__(self, space: SearchSpace = SearchSpace(), size: str = "cpu",
                  input_shape=(64, 64, 3), width_scale: float = 1.0, dense=(4096, 4096),
                  momentum: float = 0.9, trial_minutes: float | None = None,
-                 precision: str = "float32"):
+                 precision: str = "float32", label_smoothing: float = 0.0):
         super().__init__(name="vgg")
         if size not in SIZES:
             raise ValueError(f"size must be one of {', '.join(SIZES)}; got {size!r}.")
@@ -191,6 +192,7 @@ class VGGHyperModel(kt.HyperModel):
         self.momentum = momentum
         self.trial_minutes = trial_minutes
         self.precision = resolve(precision)
+        self.label_smoothing = label_smoothing
 
     def declare_hyperparameters(self, hp):
         self.space.declare(hp)
@@ -235,7 +237,8 @@ class VGGHyperModel(kt.HyperModel):
                                    momentum=self.momentum)
         # One step per call: a trial's time budget sets the learning rate before every step (16
         # steps a call measured no faster for cpu_net here).
-        return compile_classifier(model, optimizer, steps_per_execution=1)
+        return compile_classifier(model, optimizer, label_smoothing=self.label_smoothing,
+                                  steps_per_execution=1)
 
     def fit(self, hp, model, datasets, epochs=1, callbacks=(), verbose=2, **kwargs):
         """Train with the batch size and seed this trial chose, for `trial_minutes` if set.

@@ -9,9 +9,10 @@
 By default a trial is task 4's CPU net at the report's depths, trained for a few minutes on
 all 18,000 training photos (its learning rate annealed to zero over them) in a process of its
 own, so a search's memory stays flat however many trials it runs. A search trains its trials
-the way `python -m tasks.task4 train` trains (full width, the report's augmentation, 4
-minutes) and starts from train's recipe, so that its best pays in a 30-minute run; the
-one-at-a-time tables train half-width nets on mirrored photos for 3 minutes, to fit an hour.
+the way `python -m tasks.task4 train` trains (full width, its augmentation and label
+smoothing, 4 minutes) and starts from train's recipe, so that its best pays in a 30-minute
+run; the one-at-a-time tables train half-width nets on mirrored photos for 3 minutes, to fit
+an hour.
 
 Results go to `runs/tuning/vgg/` (or `--out`): `trials.csv`, `best_hparams.json` (for
 `python -m tasks.task4 train --hparams`), `report.md`, `objective_vs_hparams.png`,
@@ -72,18 +73,20 @@ DEFAULTS = {
     # 24 / 32 (fewer epochs: 10 against 6).
     "cpu": {"max_trials": 20, "epochs": EPOCH_CAP, "trial_minutes": 3.0, "limit": None,
             "width_scale": 0.5, "dense": [4096, 4096], "augment": "flip", "momentum": 0.9,
-            "trials_per_process": 1},
+            "label_smoothing": 0.0, "trials_per_process": 1},
     "report": {"max_trials": 20, "epochs": 10, "trial_minutes": None, "limit": None,
                "width_scale": 1.0, "dense": [4096, 4096], "augment": "report",
-               "momentum": 0.0, "trials_per_process": 1},
+               "momentum": 0.0, "label_smoothing": 0.0, "trials_per_process": 1},
 }
 # A random, Bayesian or Hyperband search of the CPU size trains its trials as task 4's
-# `train` does (cpu_net at full width, its recipe's augmentation): the 20-trial Bayesian search
-# with the one-at-a-time settings above found a half-width net on batches of 16 that learned
-# fastest in 3 minutes and was 2.0 points worse than train's default after 30 (90.07% against
-# 92.09%). 4 minutes a trial keeps 20 trials in about 1.5 hours.
+# `train` does (cpu_net at full width, its recipe's augmentation and label smoothing): the
+# 20-trial Bayesian search with the one-at-a-time settings above found a half-width net on
+# batches of 16 that learned fastest in 3 minutes and was 2.0 points worse than train's
+# default after 30 (90.07% against 92.09%). 4 minutes a trial keeps 20 trials in about 1.5
+# hours.
 CPU_SEARCH = {"trial_minutes": 4.0, "width_scale": 1.0,
-              "augment": TRAIN_RECIPES["cpu_net"]["augment"]}
+              "augment": TRAIN_RECIPES["cpu_net"]["augment"],
+              "label_smoothing": TRAIN_RECIPES["cpu_net"]["label_smoothing"]}
 QUICK = {"max_trials": 4, "epochs": 1, "trial_minutes": None, "limit": 100,
          "width_scale": 1 / 16, "dense": [32, 32], "augment": "none", "trials_per_process": 0}
 CENTRE_SEEDS = 3  # --one-at-a-time runs its centre with this many seeds
@@ -149,6 +152,10 @@ def parser() -> argparse.ArgumentParser:
                         "report's); none (--quick's)")
     d.add_argument("--no-augment", dest="augment", action="store_const", const="none",
                    help="the same as --augment none")
+    d.add_argument("--label-smoothing", type=fraction,
+                   help="the trials' label smoothing, as task 4's train --label-smoothing "
+                        f"(default {CPU_SEARCH['label_smoothing']:g} for a search with --size "
+                        "cpu, as train's cpu_net; 0 for --one-at-a-time and --size report)")
     d.add_argument("--engine", choices=("fast", "legacy"), default="fast",
                    help="augmentation engine: fast (tf.data affine) or legacy "
                         "(ImageDataGenerator)")
@@ -390,7 +397,8 @@ def _tuner(args, run: RunDir, space, combinations):
                                input_shape=(args.image_size, args.image_size, 3),
                                width_scale=args.width_scale, dense=args.dense,
                                momentum=args.momentum, trial_minutes=args.trial_minutes,
-                               precision=args.precision)
+                               precision=args.precision,
+                               label_smoothing=args.label_smoothing)
     tuner = VGGTuner(oracle, hypermodel, directory=str(run.path), project_name="keras_tuner",
                      chief_timeout=args.chief_timeout, overwrite=False,
                      trials_per_process=args.trials_per_process or None)
@@ -476,7 +484,8 @@ def settings(args, space, combinations) -> str:
     return (f"{what}; {length}; {precision(args.precision)}; objective {args.objective}. Data: "
             f"Dogs vs. Cats at {args.image_size}x{args.image_size}, "
             f"{'all' if not args.limit else f'at most {args.limit:,}'} images per class, "
-            f"{args.val_fraction:.0%} validation, augmentation {args.augment}. Model: "
+            f"{args.val_fraction:.0%} validation, augmentation {args.augment}, label "
+            f"smoothing {args.label_smoothing:g}. Model: "
             f"{model}, filters x{args.width_scale:g}, SGD momentum {args.momentum:g}. Space: "
             f"depth {list(space.depths)}, kernel "
             f"{list(space.kernel_sizes)}, lr {lr}, batch {list(space.batch_sizes)}, "

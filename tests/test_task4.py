@@ -350,17 +350,49 @@ def test_all_hands_the_augment_and_smoothing_flags_on_to_train(tmp_path, monkeyp
     def run(args):
         config = train_module.settings(args)
         handed.append((args.experiment, config["augment"], config["label_smoothing"],
-                       args.weight_decay))
+                       args.weight_decay, train_module.patience_epochs(args)))
         raise Handed
 
     monkeypatch.setattr(task, "run", run)
     for flags in ([], ["--no-augment"], ["--augment", "light", "--label-smoothing", "0.1",
-                                         "--weight-decay", "0.05"],
-                  ["--model", "cpu_net"]):
+                                         "--weight-decay", "0.05", "--patience", "4"],
+                  ["--model", "cpu_net", "--budget-minutes", "5"]):
         with pytest.raises(Handed):
             run_all(task.parser().parse_args(["all", *flags]), RunDir(tmp_path, {}))
-    assert handed == [("train", "report", 0.0, 0.0), ("train", "none", 0.0, 0.0),
-                      ("train", "light", 0.1, 0.05), ("train", "medium", 0.1, 0.0)]
+    patience = train_module.PATIENCE
+    assert handed == [("train", "report", 0.0, 0.0, patience),
+                      ("train", "none", 0.0, 0.0, patience),
+                      ("train", "light", 0.1, 0.05, 4), ("train", "medium", 0.1, 0.0, 0)]
+
+
+@pytest.mark.parametrize("experiment", ["train", "all"])
+def test_a_long_budget_widens_cpu_net_and_any_budget_turns_early_stopping_off(experiment,
+                                                                              capsys):
+    import inspect
+
+    from models.vgg import build_cpu_net
+
+    parser = task.parser()
+    long = str(train_module.LONG_BUDGET_MINUTES)
+    default_width = inspect.signature(build_cpu_net).parameters["width"].default
+
+    def run(*flags):  # (cpu_net's architecture, early stopping's patience) of these flags
+        args = parser.parse_args([experiment, "--model", "cpu_net", *flags])
+        return train_module.settings(args)["architecture"], train_module.patience_epochs(args)
+
+    assert train_module.LONG_BUDGET_WIDTH > default_width
+    assert run() == ({}, train_module.PATIENCE)
+    assert run("--budget-minutes", "30") == ({}, 0)
+    assert run("--budget-minutes", str(train_module.LONG_BUDGET_MINUTES - 0.5)) == ({}, 0)
+    assert run("--budget-minutes", long) == ({"width": train_module.LONG_BUDGET_WIDTH}, 0)
+    assert run("--budget-minutes", long, "--width", "8", "--patience", "5") == (
+        {"width": 8}, 5)
+    assert run("--patience", "0") == ({}, 0)
+    vgg = parser.parse_args([experiment, "--model", "vgg13", "--budget-minutes", long])
+    assert train_module.settings(vgg)["architecture"] == {}
+    [entry] = [e for e in help_entries(experiment, capsys) if e.startswith("--width ")]
+    assert (f"{train_module.LONG_BUDGET_WIDTH} under --budget-minutes "
+            f"{train_module.LONG_BUDGET_MINUTES} or more" in entry)
 
 
 @pytest.mark.parametrize("name", ["adam", "sgd"])
@@ -483,3 +515,126 @@ def test_light_augmentation_smoothing_and_decay_train_and_are_recorded(tmp_path)
     assert model.optimizer.weight_decay == pytest.approx(0.05)
     args.label_smoothing = 0.0
     assert cost(train_module.compiled_model(args, train_module.settings(args))) < 1e-3
+
+
+def test_weight_average_follows_the_weights_stands_in_and_resumes(tmp_path, monkeypatch):
+    """Driven by hand: the average's update rule, its stand-in for validation and the
+    checkpoint, its file, which only the fit resuming at the epoch after it reads."""
+    import keras
+
+    from training.callbacks import weight_average
+
+    monkeypatch.setattr("training.callbacks.AVERAGE_EVERY", 1)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1),
+                              keras.layers.BatchNormalization()])
+    path = tmp_path / "backup" / "average.npz"
+    average = weight_average(0.5, path)
+    for callback in (average, average.restore):
+        callback.set_model(model)
+    assert len(average._variables()) == 6  # kernel, bias, gamma, beta and BN's statistics
+    start = [np.array(w) for w in model.get_weights()]
+    average.on_epoch_begin(0)
+    model.set_weights([w + 1 for w in start])
+    average.on_train_batch_end(0)
+    d = min(0.5, 2 / 11)  # held back at the first update
+    expected = [w + (1 - d) for w in start]
+
+    def weights():
+        return model.get_weights()
+
+    for got, want in zip(average.average, expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    average.on_test_begin()
+    for got, want in zip(weights(), expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    average.on_test_end()
+    for got, want in zip(weights(), start, strict=True):
+        np.testing.assert_allclose(got, want + 1)
+    average.on_epoch_end(0)  # the checkpoint sees the average ...
+    np.testing.assert_allclose(weights()[0], expected[0], rtol=1e-6, atol=1e-6)
+    average.restore.on_epoch_end(0)  # ... the backup the weights that train
+    np.testing.assert_allclose(weights()[0], start[0] + 1)
+    assert path.is_file()
+
+    def reopened(epoch):
+        again = weight_average(0.5, path)
+        again.set_model(model)
+        again.on_epoch_begin(epoch)
+        return again
+
+    resumed = reopened(1)  # the file holds 1 epoch: a fit resuming at epoch 1 reads it
+    assert resumed.updates == 1
+    for got, want in zip(resumed.average, expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    fresh = reopened(0)  # a fit starting over (its backup older than the file) does not
+    assert fresh.updates == 0
+    for got, want in zip(fresh.average, start, strict=True):
+        np.testing.assert_allclose(got, want + 1)
+    resumed.apply()
+    np.testing.assert_allclose(weights()[0], expected[0], rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match=r"decay must be a number in \[0, 1\); got 1.0"):
+        weight_average(1.0)
+
+
+def spy_on_averages(monkeypatch) -> list:
+    """The `weight_average` instances train makes, in order."""
+    from training.callbacks import weight_average
+
+    made = []
+
+    def spy(*args, **kwargs):
+        made.append(weight_average(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(train_module, "weight_average", spy)
+    return made
+
+
+def test_ema_checkpoints_what_it_validated_and_refit_keeps_the_average(trained, tmp_path,
+                                                                       monkeypatch):
+    import keras
+
+    made = spy_on_averages(monkeypatch)
+    out = tmp_path / "ema"
+    assert task.main(train_argv(trained.data, out) + ["--ema", "0.9"]) == 0
+    metrics = read_json(out / "metrics.json")
+    assert metrics["ema"] == 0.9 and "weight average (EMA) decay 0.9" in (
+        out / "report.md").read_text()
+    # model.keras holds the weights its best epoch validated: the average's.
+    assert saved_val_accuracy(out / "model.keras", trained.data) == pytest.approx(
+        metrics["val_accuracy"], abs=1e-6)
+
+    refit = tmp_path / "refit"
+    assert task.main(train_argv(trained.data, refit) + ["--ema", "0.9", "--refit"]) == 0
+    kept = keras.models.load_model(refit / "model.keras")
+    floats = [w for w in kept.weights if "float" in str(w.dtype)]
+    for weight, average in zip(floats, made[-1].average, strict=True):
+        np.testing.assert_array_equal(np.asarray(weight), average)
+
+
+def test_ema_resumes_its_average_after_an_interruption(tmp_path, monkeypatch):
+    import keras
+
+    monkeypatch.setattr("training.callbacks.AVERAGE_EVERY", 1)  # an update every step
+    made = spy_on_averages(monkeypatch)
+    data = make_kaggle(tmp_path / "dogs", per_class=10)
+    out = tmp_path / "run"
+    original = train_module.checkpoint_callbacks
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:  # after the backup of epoch 2
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "checkpoint_callbacks",
+                        lambda *a, **k: original(*a, **k) + [Interrupt()])
+    argv = train_argv(data, out, epochs=3) + ["--ema", "0.99"]
+    assert task.main(argv) == 130
+    with np.load(out / "backup" / train_module.AVERAGE_FILE) as saved:
+        assert int(saved["epochs"]) == 2
+        two_epochs = int(saved["updates"])
+    assert two_epochs == made[0].updates > 0
+    monkeypatch.setattr(train_module, "checkpoint_callbacks", original)
+    assert task.main(argv) == 0
+    assert made[1].updates == two_epochs * 3 // 2  # two epochs' updates read back, one more
+    assert not (out / "backup").exists()

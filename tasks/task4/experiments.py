@@ -61,14 +61,15 @@ ALL_ARGUMENTS = [(names, {**kw, "default": "vgg13"}) if names == ("--model",) el
 
 # train's own flags that `all` hands on when given (left out, train's recipe decides).
 TRAIN_OPTIONAL_FLAGS = ("hparams", "optimizer", "lr", "batch_size", "epochs",
-                        "budget_minutes", "limit", "augment", "label_smoothing", "width")
+                        "budget_minutes", "limit", "augment", "label_smoothing", "width",
+                        "patience")
 
 
 def train_argv(args) -> list[str]:
     """`all`'s flags as train's command line (its common flags come from `task`)."""
-    argv = ["--model", args.model, "--patience", str(args.patience), "--engine", args.engine,
+    argv = ["--model", args.model, "--engine", args.engine,
             "--image-size", str(args.image_size), "--precision", args.precision,
-            "--weight-decay", str(args.weight_decay)]
+            "--weight-decay", str(args.weight_decay), "--ema", str(args.ema)]
     for name in TRAIN_OPTIONAL_FLAGS:
         if getattr(args, name) is not None:
             argv += [f"--{name.replace('_', '-')}", str(getattr(args, name))]

@@ -25,7 +25,8 @@ from suite.errors import UsageError, must_be
 from suite.io import atomic_write_json, read_csv, read_json
 from suite.report import Report, percent
 from tasks.task4 import reported
-from training.callbacks import NaNLossError, budget_schedule, monitor_mode, nan_guard
+from training.callbacks import (NaNLossError, budget_schedule, monitor_mode, nan_guard,
+                                weight_average)
 from training.fitting import compile_classifier, plot_learning_curves
 from training.optimizers import make_optimizer
 from training.precision import PRECISIONS, compute_precision, resolve
@@ -47,6 +48,11 @@ RECIPES = {
     "cpu_net": dict(optimizer="adam", learning_rate=2e-3, batch_size=64, epochs=40,
                     augment="medium", label_smoothing=0.1),
 }
+# A budget this long (minutes) trains the CPU net wider: at 30 minutes width 48 fitted 27
+# epochs and was still rising, 0.6 points under width 32's 50 epochs; from 120 minutes it
+# gets ~100 (tasks/task4/README.md, "A 120-minute recipe"). --width still wins.
+LONG_BUDGET_MINUTES = 120
+LONG_BUDGET_WIDTH = 48
 MOMENTUM = 0.9
 QUICK_PER_CLASS = 60  # --quick: 60 photos of each class, 2 epochs
 BEST_FILE = "best.keras"
@@ -54,11 +60,16 @@ MODEL_FILE = "model.keras"
 # best.keras's epoch and validation figures, written beside it as fit measured them, so
 # the run's end reports them without validating the weights a second time.
 BEST_RECORD = "best.json"
+# --ema's average, kept in the backup folder (gone with it when the run ends).
+AVERAGE_FILE = "average.npz"
 # Seconds kept back from a --budget-minutes run for what follows a mid-epoch stop: that
 # epoch's validation pass (the run's last), copying best.keras, the test-time-augmentation
 # pass over the validation photos (six views each), plots and report.
 BUDGET_TAIL_SECONDS = 45.0
 BUDGET_MAX_EPOCHS = 1000
+# Early stopping's patience in epochs, off under a budget: the schedule anneals to the
+# budget's last epoch, where the best weights come (epoch 46 of 50 at 30 minutes).
+PATIENCE = 30
 # Training steps per compiled call. One: the budget schedule sets the learning rate before
 # every step. More would be allowed (the rate is set at each call's start), but
 # `bench/train_speed.py` measured no gain from 8 for cpu_net, whose step (~0.1 s for a
@@ -72,7 +83,8 @@ ARGUMENTS = [
         help="the net to train (vgg13 is the report's 45M-parameter VGG)"),
     arg("--width", type=positive_int,
         help="cpu_net's width: the filters of its first full block, doubled at each later "
-             "one (default 32: 32, 64, 128, 256)"),
+             f"one (default 32: 32, 64, 128, 256; {LONG_BUDGET_WIDTH} under --budget-minutes "
+             f"{LONG_BUDGET_MINUTES} or more)"),
     arg("--hparams", help="a best_hparams.json from tuning/ (learning_rate, batch_size, "
         "depth, kernel_size, optimizer, ...); overrides --model and the recipe"),
     arg("--optimizer", choices=("sgd", "adam"), help="default: the model's recipe"),
@@ -98,10 +110,16 @@ ARGUMENTS = [
     arg("--weight-decay", type=fraction, default=0.0,
         help="decoupled weight decay (AdamW's for Adam): each step shrinks the kernels by "
              "this times the learning rate (0 = off; biases and batch norm never decay)"),
+    arg("--ema", type=fraction, default=0.0,
+        help="an exponential moving average of the weights, decay d per step (0.999 "
+             "averages over the last ~1,000 steps): validated, checkpointed and saved as "
+             "model.keras in place of the raw weights, which train on (0 = off)"),
     arg("--engine", choices=("fast", "legacy"), default="fast",
         help="augmentation engine: fast (tf.data affine) or legacy (ImageDataGenerator)"),
-    arg("--patience", type=nonnegative_int, default=30,
-        help="stop after this many epochs without a better val_accuracy (0 = never)"),
+    arg("--patience", type=nonnegative_int,
+        help="stop after this many epochs without a better val_accuracy (0 = never; "
+             f"default {PATIENCE}, or never under --budget-minutes, whose learning rate "
+             "reaches zero only at the budget's last epoch)"),
     arg("--image-size", type=positive_int, default=64, help="photos are resized to this"),
     arg("--precision", choices=PRECISIONS, default="auto",
         help="arithmetic of the training steps: auto is bfloat16 (Keras's mixed_bfloat16: "
@@ -172,10 +190,20 @@ def settings(args) -> dict:
             raise UsageError(must_be("--width's model", "cpu_net (the only net it widens)",
                                      model))
         architecture["width"] = args.width
+    elif model == "cpu_net" and "width" not in architecture and \
+            (args.budget_minutes or 0) >= LONG_BUDGET_MINUTES:
+        architecture["width"] = LONG_BUDGET_WIDTH
     if args.quick:
         chosen["epochs"] = min(chosen["epochs"], 2)
     chosen["precision"] = resolve(getattr(args, "precision", "auto"))
     return {"model": model, "architecture": architecture, **chosen}
+
+
+def patience_epochs(args) -> int:
+    """--patience, or its default: off under a budget, PATIENCE epochs otherwise."""
+    if args.patience is not None:
+        return args.patience
+    return 0 if args.budget_minutes else PATIENCE
 
 
 def make_model(config: dict, image_size: int):
@@ -245,10 +273,11 @@ def previous_rows(run) -> list[dict]:
             for row in read_csv(path)]
 
 
-def checkpoint_callbacks(run, best_so_far, patience, validated: bool = True):
+def checkpoint_callbacks(run, best_so_far, patience, validated: bool = True, average=None):
     """Best-val checkpoint (starting from the best of earlier attempts), early stopping and
     `BackupAndRestore`; the first and last skip an epoch whose loss went NaN. Without
-    validation (`--refit`), the backup alone."""
+    validation (`--refit`), the backup alone. A `weight_average` stands in for the weights
+    from before the checkpoint to before the backup, which keeps the weights that train."""
     import keras
 
     class FiniteCheckpoint(keras.callbacks.ModelCheckpoint):
@@ -290,16 +319,18 @@ def checkpoint_callbacks(run, best_so_far, patience, validated: bool = True):
             if _finite_loss(logs):
                 super().on_epoch_end(epoch, logs)
 
-    if not validated:
-        return [FiniteBackup(str(run.file("backup")))]
     monitor = "val_accuracy"
-    callbacks = [FiniteCheckpoint(str(run.file(BEST_FILE)), monitor=monitor,
-                                  mode=monitor_mode(monitor), save_best_only=True,
-                                  initial_value_threshold=best_so_far)]
-    if patience:
+    callbacks = [average] if average is not None else []
+    if validated:
+        callbacks.append(FiniteCheckpoint(str(run.file(BEST_FILE)), monitor=monitor,
+                                          mode=monitor_mode(monitor), save_best_only=True,
+                                          initial_value_threshold=best_so_far))
+    if validated and patience:
         callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor,
                                                        mode=monitor_mode(monitor),
                                                        patience=patience))
+    if average is not None:
+        callbacks.append(average.restore)
     # Last, so an epoch is backed up only after its history row and checkpoint are written.
     callbacks.append(FiniteBackup(str(run.file("backup"))))
     return callbacks
@@ -371,7 +402,8 @@ def save_float32(model, path, config: dict, image_size: int) -> None:
 
 
 def fit_callbacks(args, run, config: dict, clock, prior_rows, train_images: int):
-    """(NaN guard, every callback of the fit): guard, history, budget, checkpoints, logs."""
+    """(NaN guard, weight average or None, every callback of the fit): guard, history,
+    budget, weight average, checkpoints, logs."""
     import keras
 
     guard = nan_guard()
@@ -386,10 +418,12 @@ def fit_callbacks(args, run, config: dict, clock, prior_rows, train_images: int)
         callbacks.append(budget_schedule(60 * args.budget_minutes, clock,
                                          config["learning_rate"], config["epochs"], steps,
                                          BUDGET_TAIL_SECONDS, prior_rows))
-    callbacks += checkpoint_callbacks(run, best_so_far, args.patience,
-                                      validated=not args.refit)
+    average = weight_average(args.ema, run.file("backup") / AVERAGE_FILE) if args.ema \
+        else None
+    callbacks += checkpoint_callbacks(run, best_so_far, patience_epochs(args),
+                                      validated=not args.refit, average=average)
     callbacks.append(keras.callbacks.TensorBoard(str(run.file("tensorboard"))))
-    return guard, callbacks
+    return guard, average, callbacks
 
 
 def exit_if_diverged(guard, run) -> None:
@@ -451,6 +485,7 @@ def train_metrics(model, best: dict, rows, seconds: float, config: dict, args, d
         "optimizer": config["optimizer"], "learning_rate": config["learning_rate"],
         "batch_size": config["batch_size"], "augment": config["augment"],
         "label_smoothing": config["label_smoothing"], "weight_decay": args.weight_decay,
+        "ema": args.ema,
         "architecture": config["architecture"],
         "precision": config["precision"], "steps_per_call": model.steps_per_execution,
         "train_images": len(data.train_files), "val_images": len(data.val_files),
@@ -476,12 +511,14 @@ def train(args, run, started=None):
     train_data, val_data = make_datasets(args, data, config["batch_size"],
                                           config["augment"])
     model = compiled_model(args, config)
-    guard, callbacks = fit_callbacks(args, run, config, clock, prior_rows,
-                                     len(data.train_files))
+    guard, average, callbacks = fit_callbacks(args, run, config, clock, prior_rows,
+                                              len(data.train_files))
     model.fit(train_data, validation_data=val_data, epochs=config["epochs"],
               callbacks=callbacks, verbose=2, shuffle=False)  # tf.data shuffles
     rows = previous_rows(run)
     exit_if_diverged(guard, run)
+    if average is not None:  # without a checkpoint (--refit), model.keras holds the average
+        average.apply()
     best = keep_best(run, model, rows, config, args.image_size)
     plot_learning_curves(run, rows, title=f"{model.name} on Dogs vs. Cats")
     tta = tta_accuracies(run, val_data, data.val_labels, args.image_size) \
@@ -505,8 +542,8 @@ def train_report(metrics: dict, config: dict, args) -> Report:
     held_out = "– (--refit: every labelled photo trained, none held out)"
     val = percent(metrics["val_accuracy"]) if metrics["val_accuracy"] is not None else held_out
     extras = "".join(f", {name} {value:g}" for name, value in (
-        ("label smoothing", config["label_smoothing"]), ("weight decay", args.weight_decay))
-        if value)
+        ("label smoothing", config["label_smoothing"]), ("weight decay", args.weight_decay),
+        ("weight average (EMA) decay", args.ema)) if value)
     report = Report(f"Task 4 train: {metrics['model']} on Dogs vs. Cats",
                     f"{metrics['params']:,} parameters, {config['optimizer']} lr "
                     f"{config['learning_rate']}, batch {config['batch_size']}, "

@@ -226,9 +226,9 @@ def budget_schedule(budget_seconds: float, clock, base_lr: float, max_epochs: in
     return BudgetSchedule()
 
 
-# Steps between two updates of `weight_average`: each update costs a copy of the weights to
-# NumPy (~2 ms for cpu_net's 1.2M numbers), 1-2% of a step if done at every one; a decay d
-# per step is d**4 per update, the same average but for the last three steps' weights.
+# Steps between two updates of `weight_average`: each update copies every weight to NumPy,
+# so it runs at every fourth step only; with d**4 per update for a decay d per step, the
+# average keeps the same time constant over every fourth step's weights.
 AVERAGE_EVERY = 4
 
 

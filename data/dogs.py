@@ -299,9 +299,8 @@ def decoded_arrays(files, labels, image_size: int = 64, cache_file=None):
             and load in about a second, against ~10 s to decode them.
     """
     import hashlib
-    import io
 
-    from suite.io import atomic_write_bytes
+    from suite.io import atomic_write_npz
 
     files = [str(f) for f in files]
     key = hashlib.sha256("\n".join([str(image_size), *files]).encode()).hexdigest()
@@ -313,9 +312,7 @@ def decoded_arrays(files, labels, image_size: int = 64, cache_file=None):
                              _decoded(files, None, image_size).batch(512)])
     labels = np.asarray(labels, dtype=np.int64)
     if cache_file is not None:
-        buffer = io.BytesIO()
-        np.savez(buffer, images=images, labels=labels, key=key)
-        atomic_write_bytes(cache_file, buffer.getvalue())
+        atomic_write_npz(cache_file, images=images, labels=labels, key=key)
     return images, labels
 
 

@@ -66,6 +66,15 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def atomic_write_npz(path: str | os.PathLike, **arrays) -> Path:
+    """`numpy.savez` of `arrays`, written atomically (`atomic_write_bytes`)."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return atomic_write_bytes(path, buffer.getvalue())
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 

@@ -252,12 +252,10 @@ def weight_average(decay: float, path=None):
     read back by a resumed fit whose first epoch is the one after it; otherwise (a fresh
     fit, or a backup older than the file) the average starts from the weights.
     """
-    import io
-
     import keras
     import numpy as np
 
-    from suite.io import atomic_write_bytes
+    from suite.io import atomic_write_npz
 
     if not 0 <= decay < 1:
         raise ValueError(f"the weight average's decay must be a number in [0, 1); got {decay!r}.")
@@ -269,10 +267,13 @@ def weight_average(decay: float, path=None):
             self.updates = 0  # of the average, over every attempt of the run
             self._steps = 0  # of this fit
             self._own = None  # the model's own weights while the average stands in
+            self._averaged = None  # the model's float variables, in `average`'s order
             self.restore = _Restore(self)
 
         def _variables(self):
-            return [v for v in self.model.weights if "float" in str(v.dtype)]
+            if self._averaged is None:
+                self._averaged = [v for v in self.model.weights if "float" in str(v.dtype)]
+            return self._averaged
 
         def _values(self):
             return [np.array(keras.ops.convert_to_numpy(v), np.float32)
@@ -325,11 +326,8 @@ def weight_average(decay: float, path=None):
                 self._assign(self.average)
 
         def save(self, epochs_done: int):
-            buffer = io.BytesIO()
-            np.savez(buffer, epochs=epochs_done, updates=self.updates,
-                     **{f"w{i}": a for i, a in enumerate(self.average)})
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, buffer.getvalue())
+            atomic_write_npz(path, epochs=epochs_done, updates=self.updates,
+                             **{f"w{i}": a for i, a in enumerate(self.average)})
 
         def on_test_begin(self, logs=None):
             self.stand_in()

@@ -90,7 +90,8 @@ def child(engine: str, data_dir: str, photos: int, epochs: int) -> float:
         data.val_labels)
     data.train_files, data.train_labels = files, labels
     if engine in SUITE_VARIANTS:
-        dataset, _ = train.make_datasets(args, data, config["batch_size"], config["augment"])
+        dataset, _ = train.make_datasets(args, data, config["batch_size"], config["augment"],
+                                         config["cutout"])
         model = train.compiled_model(args, config, **variant)
     else:
         dataset = keras_defaults_dataset(files, labels, config["batch_size"])

@@ -23,8 +23,11 @@ Two engines apply it:
   the whole batch at once with `keras.ops.image.affine_transform`: one bilinear resample per
   image instead of IDG's one per channel, inside the tf.data graph.
 
-    augment = batch_augmenter(REPORT_AUGMENT)           # images (B, H, W, C) float32
+    augment = augment_batch_fn(REPORT_AUGMENT)          # images (B, H, W, C) float32
     dataset = dataset.map(lambda x, y: (augment(x, seed), y))
+
+One addition IDG lacks, on either engine: `cutout`, a square of the photo erased to its mean
+colour after the transform (DeVries & Taylor, 2017).
 
 Task 3's strong CNN does not use IDG's parameters: its augmentation, `shift_and_flip` (at the
 end of this file), is two Keras preprocessing layers (shifts of up to 2 pixels, horizontal
@@ -56,6 +59,9 @@ class AugmentConfig:
         fill_mode: how points outside the image are filled: nearest, constant, reflect, wrap.
         cval: the fill value for fill_mode "constant".
         engine: "fast" (affine per batch in tf.data) or "legacy" (IDG itself).
+        cutout: after the transform, erase a square of this fraction of the side (0.25: 16
+            pixels at 64x64) centred at a random point (clipped at the borders), filled with
+            the image's mean colour (DeVries & Taylor's cutout; not an IDG parameter).
 
     Example:
         AugmentConfig(rescale=1 / 255, width_shift_range=0.2, horizontal_flip=True)
@@ -71,6 +77,7 @@ class AugmentConfig:
     fill_mode: str = "nearest"
     cval: float = 0.0
     engine: str = "fast"
+    cutout: float = 0.0
 
     def __post_init__(self):
         if self.engine not in ENGINES:
@@ -81,6 +88,9 @@ class AugmentConfig:
                      "shear_range"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}.")
+        if not 0 <= self.cutout <= 1:
+            raise ValueError(f"cutout must be a fraction of the side in [0, 1], got "
+                             f"{self.cutout}.")
         low, high = self.zoom_bounds
         if not 0 < low <= high:
             raise ValueError(f"zoom_range must give factors 0 < low <= high, got "
@@ -96,9 +106,10 @@ class AugmentConfig:
 
     @property
     def is_identity(self) -> bool:
-        """True when no geometric change is ever made (rescaling aside)."""
+        """True when the photos are never changed (rescaling aside)."""
         return not (self.rotation_range or self.width_shift_range or self.height_shift_range
-                    or self.shear_range or self.zoom_bounds != (1, 1) or self.horizontal_flip)
+                    or self.shear_range or self.zoom_bounds != (1, 1) or self.horizontal_flip
+                    or self.cutout)
 
     def replace(self, **changes) -> AugmentConfig:
         return AugmentConfig(**{**asdict(self), **changes})
@@ -201,21 +212,29 @@ def affine_transforms(params, height: int, width: int):
 
 
 def fast_augment(images, seed, config: AugmentConfig):
-    """Augment a batch (B, H, W, C) float32 with IDG's semantics; `seed` is a (2,) int tensor.
+    """Augment a batch (B, H, W, C) float32 with IDG's semantics, then the config's cutout;
+    `seed` is a (2,) int tensor.
 
     Stateless: the same seed gives the same batch, so tf.data can hand each batch its own
     seed (a fresh one every epoch) and runs stay reproducible.
     """
+    images = _warp(images, seed, config)
+    return cutout(images, seed, config.cutout) if config.cutout else images
+
+
+def _warp(images, seed, config: AugmentConfig):
+    """IDG's geometric transforms of `fast_augment`."""
     import keras
     import tensorflow as tf
 
-    if config.is_identity:
+    geometry = config.replace(cutout=0.0)
+    if geometry.is_identity:
         return images
     shape = tf.shape(images)
     height, width = images.shape[1], images.shape[2]
     uniform = tf.random.stateless_uniform(tf.stack([shape[0], 7]), seed=seed)
-    if config == AugmentConfig(rescale=config.rescale, horizontal_flip=True,
-                               fill_mode=config.fill_mode, cval=config.cval):
+    if geometry == AugmentConfig(rescale=config.rescale, horizontal_flip=True,
+                                 fill_mode=config.fill_mode, cval=config.cval):
         # Mirroring alone moves whole pixels: select, instead of resampling every image.
         flip = tf.reshape(uniform[:, 6] < 0.5, (-1, 1, 1, 1))
         return tf.where(flip, tf.reverse(images, axis=[2]), images)
@@ -226,9 +245,30 @@ def fast_augment(images, seed, config: AugmentConfig):
                                             fill_value=config.cval)
 
 
+def cutout(images, seed, fraction: float):
+    """Erase one square per image of a batch (B, H, W, C): sides `fraction` of the image's,
+    centred at a uniform random point (so clipped at the borders), filled with that image's
+    mean colour. `seed` (2,) is folded, so the squares do not follow the warp's draws."""
+    import tensorflow as tf
+
+    height, width = images.shape[1], images.shape[2]
+    centres = tf.random.stateless_uniform(tf.stack([tf.shape(images)[0], 2]),
+                                          seed=tf.random.experimental.stateless_fold_in(
+                                              seed, 1))
+
+    def inside(centre, size):  # (B, size): pixel centres within the square's half side
+        pixels = tf.range(size, dtype=tf.float32) + 0.5
+        return tf.abs(pixels[None, :] - centre[:, None] * size) < fraction * size / 2
+
+    erased = inside(centres[:, 0], height)[:, :, None] & inside(centres[:, 1], width)[:, None, :]
+    mean = tf.reduce_mean(images, axis=[1, 2], keepdims=True)
+    return tf.where(erased[..., None], mean, images)
+
+
 # -- the legacy engine -------------------------------------------------------------------------
 def legacy_augmenter(config: AugmentConfig):
-    """A NumPy function (B, H, W, C) float32 -> augmented batch, through IDG itself.
+    """A NumPy function (B, H, W, C) float32 -> augmented batch, through IDG itself (its
+    transforms only: `augment_batch_fn` adds the config's cutout).
 
     Draws from NumPy's global random state, as IDG does (seeded by `set_seed`).
     """
@@ -247,17 +287,18 @@ def legacy_augmenter(config: AugmentConfig):
 
 
 def augment_batch_fn(config: AugmentConfig):
-    """`f(images, seed) -> images` for tf.data, on the config's engine (no rescaling)."""
+    """`f(images, seed) -> images` for tf.data, on the config's engine (no rescaling), the
+    cutout included on either engine."""
     import tensorflow as tf
 
     if config.engine == "fast":
         return lambda images, seed: fast_augment(images, seed, config)
-    legacy = legacy_augmenter(config)
+    legacy = legacy_augmenter(config.replace(cutout=0.0))
 
     def augment(images, seed):
         out = tf.numpy_function(legacy, [images], tf.float32, stateful=True)
         out.set_shape(images.shape)
-        return out
+        return cutout(out, seed, config.cutout) if config.cutout else out
 
     return augment
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from data.augment import (MEDIUM_AUGMENT, REPORT_AUGMENT, AugmentConfig, affine_transforms,
-                          fast_augment, legacy_augmenter)
+                          augment_batch_fn, fast_augment, legacy_augmenter)
 
 SIDE = 64
 N = 300  # images per range test
@@ -165,6 +165,56 @@ def test_fast_engine_is_seeded_per_batch():
     other = fast_augment(images, tf.constant([4, 1]), REPORT_AUGMENT)
     np.testing.assert_array_equal(first, again)
     assert not np.allclose(first, other)
+
+
+def cutout_batch(config, images, seed=2):
+    import tensorflow as tf
+
+    return np.asarray(augment_batch_fn(config)(tf.constant(images), tf.constant([seed, 1])))
+
+
+def erased_boxes(out, reference):
+    """Each photo's erased pixels (where it differs from `reference`) as a bounding box
+    (top, left, height, width), after checking they fill that box: one rectangle."""
+    boxes = []
+    for o, r in zip(out, reference):
+        changed = np.any(o != r, axis=-1)
+        rows, cols = np.nonzero(changed.any(1))[0], np.nonzero(changed.any(0))[0]
+        assert changed.sum() == len(rows) * len(cols) == \
+            changed[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].sum()
+        boxes.append((rows[0], cols[0], len(rows), len(cols)))
+    return np.array(boxes)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_cutout_erases_one_square_per_photo_to_its_mean_colour(engine):
+    images = np.random.default_rng(1).random((N, SIDE, SIDE, 3)).astype(np.float32)
+    out = cutout_batch(AugmentConfig(cutout=0.25, engine=engine), images)
+    boxes = erased_boxes(out, images)
+    side = SIDE // 4
+    # Centred inside the photo, so clipped at most to half its side; often whole.
+    assert boxes[:, 2:].min() >= side // 2 and boxes[:, 2:].max() == side
+    assert 0.3 < np.mean(boxes[:, 2:] == side) < 0.95
+    centres = boxes[:, :2] + boxes[:, 2:] / 2
+    assert centres.min() < SIDE / 8 and centres.max() > SIDE * 7 / 8  # anywhere in the photo
+    for o, i, (top, left, height, width) in zip(out, images, boxes):
+        np.testing.assert_allclose(o[top:top + height, left:left + width],
+                                   np.broadcast_to(i.mean((0, 1)), (height, width, 3)),
+                                   rtol=1e-5)
+
+
+def test_cutout_comes_after_the_warp_and_follows_the_seed():
+    images = np.random.default_rng(2).random((N, 16, 16, 3)).astype(np.float32)
+    config = AugmentConfig(horizontal_flip=True, cutout=0.5)
+    out = cutout_batch(config, images)
+    mirrored = cutout_batch(config.replace(cutout=0.0), images)  # the same seed's flips
+    erased_boxes(out, mirrored)  # outside one rectangle, the flip alone
+    np.testing.assert_array_equal(out, cutout_batch(config, images))
+    assert not np.array_equal(out, cutout_batch(config, images, seed=3))
+    assert not AugmentConfig(cutout=0.1).is_identity
+    for bad in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="cutout"):
+            AugmentConfig(cutout=bad)
 
 
 def test_shift_and_flip_moves_at_most_two_pixels_and_flips_only_when_asked():

@@ -350,19 +350,21 @@ def test_all_hands_the_augment_and_smoothing_flags_on_to_train(tmp_path, monkeyp
     def run(args):
         config = train_module.settings(args)
         handed.append((args.experiment, config["augment"], config["label_smoothing"],
-                       args.weight_decay, train_module.patience_epochs(args)))
+                       config["cutout"], args.weight_decay, train_module.patience_epochs(args)))
         raise Handed
 
     monkeypatch.setattr(task, "run", run)
     for flags in ([], ["--no-augment"], ["--augment", "light", "--label-smoothing", "0.1",
-                                         "--weight-decay", "0.05", "--patience", "4"],
+                                         "--cutout", "0.25", "--weight-decay", "0.05",
+                                         "--patience", "4"],
                   ["--model", "cpu_net", "--budget-minutes", "5"]):
         with pytest.raises(Handed):
             run_all(task.parser().parse_args(["all", *flags]), RunDir(tmp_path, {}))
     patience = train_module.PATIENCE
-    assert handed == [("train", "report", 0.0, 0.0, patience),
-                      ("train", "none", 0.0, 0.0, patience),
-                      ("train", "light", 0.1, 0.05, 4), ("train", "medium", 0.1, 0.0, 0)]
+    assert handed == [("train", "report", 0.0, 0.0, 0.0, patience),
+                      ("train", "none", 0.0, 0.0, 0.0, patience),
+                      ("train", "light", 0.1, 0.25, 0.05, 4),
+                      ("train", "medium", 0.1, 0.0, 0.0, 0)]
 
 
 @pytest.mark.parametrize("experiment", ["train", "all"])
@@ -490,19 +492,20 @@ def test_width_widens_cpu_net_and_is_refused_for_a_vgg(tmp_path, capsys):
             in capsys.readouterr().err)
 
 
-def test_light_augmentation_smoothing_and_decay_train_and_are_recorded(tmp_path):
+def test_light_augmentation_cutout_smoothing_and_decay_train_and_are_recorded(tmp_path):
     import keras
 
     data = make_kaggle(tmp_path / "dogs", per_class=8, test=0)
     out = tmp_path / "run"
-    argv = train_argv(data, out, epochs=1) + ["--augment", "light", "--label-smoothing", "0.2",
+    argv = train_argv(data, out, epochs=1) + ["--augment", "light", "--cutout", "0.25",
+                                              "--label-smoothing", "0.2",
                                               "--weight-decay", "0.05"]
     assert task.main(argv) == 0
     metrics = read_json(out / "metrics.json")
-    assert (metrics["augment"], metrics["label_smoothing"], metrics["weight_decay"]) == (
-        "light", 0.2, 0.05)
-    assert ("augmentation light (flip, shifts of up to 1/16), label smoothing 0.2, "
-            "weight decay 0.05") in (out / "report.md").read_text()
+    assert (metrics["augment"], metrics["cutout"], metrics["label_smoothing"],
+            metrics["weight_decay"]) == ("light", 0.25, 0.2, 0.05)
+    assert ("augmentation light (flip, shifts of up to 1/16), cutout 0.25, label smoothing "
+            "0.2, weight decay 0.05") in (out / "report.md").read_text()
     # The loss trains towards 0.9 / 0.1: a certain, right answer still costs
     # -0.9 log(1) - 0.1 log(eps) > 0, where the plain loss is ~0.
     args = task.parser().parse_args(argv)

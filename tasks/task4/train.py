@@ -42,11 +42,11 @@ from training.precision import PRECISIONS, compute_precision, resolve
 # a time").
 RECIPES = {
     "vgg": dict(optimizer="sgd", learning_rate=0.015, batch_size=16, epochs=200,
-                augment="report", label_smoothing=0.0),
+                augment="report", label_smoothing=0.0, cutout=0.0),
     "bn": dict(optimizer="adam", learning_rate=1e-3, batch_size=32, epochs=25,
-               augment="report", label_smoothing=0.0),
+               augment="report", label_smoothing=0.0, cutout=0.0),
     "cpu_net": dict(optimizer="adam", learning_rate=2e-3, batch_size=64, epochs=40,
-                    augment="medium", label_smoothing=0.1),
+                    augment="medium", label_smoothing=0.1, cutout=0.0),
 }
 # A budget this long (minutes) trains the CPU net wider: at 30 minutes width 48 fitted 27
 # epochs and was still rising, 0.6 points under width 32's 50 epochs; in 120 minutes it ran
@@ -103,6 +103,10 @@ ARGUMENTS = [
              "report for the VGGs and batch-norm nets)"),
     arg("--no-augment", dest="augment", action="store_const", const="none",
         help="the same as --augment none: the photos as they are"),
+    arg("--cutout", type=fraction,
+        help="cutout c: after the augmentation, erase from each training photo a square of "
+             "c times its side (0.25: 16 pixels at 64x64) at a random place, filled with the "
+             "photo's mean colour (0 = off; default: the model's recipe, 0)"),
     arg("--label-smoothing", type=fraction,
         help="label smoothing s: the targets are 1 - s/2 for the photo's class and s/2 for "
              "the other (0 = off; default: the model's recipe: 0.1 for cpu_net, 0 for the "
@@ -176,7 +180,7 @@ def settings(args) -> dict:
             chosen[key] = hp[key]
     flags = {"optimizer": args.optimizer, "learning_rate": args.lr,
              "batch_size": args.batch_size, "epochs": args.epochs, "augment": args.augment,
-             "label_smoothing": args.label_smoothing}
+             "label_smoothing": args.label_smoothing, "cutout": args.cutout}
     chosen.update({k: v for k, v in flags.items() if v is not None})
     if args.budget_minutes and args.epochs is None:
         chosen["epochs"] = BUDGET_MAX_EPOCHS  # the budget decides when to stop
@@ -351,12 +355,13 @@ def load_data(args):
     return data
 
 
-def make_datasets(args, data, batch_size: int, augment: str):
-    """The training pipeline (shuffled, augmented by the `augment` of `AUGMENTS`) and the
-    validation one (file order, larger batches); the files were checked by the loader."""
+def make_datasets(args, data, batch_size: int, augment: str, cutout: float = 0.0):
+    """The training pipeline (shuffled, augmented by the `augment` of `AUGMENTS` and then
+    `cutout`) and the validation one (file order, larger batches); the files were checked
+    by the loader."""
     from data.dogs import make_dataset
 
-    augment = AUGMENTS[augment].replace(engine=args.engine)
+    augment = AUGMENTS[augment].replace(engine=args.engine, cutout=cutout)
     train_data = make_dataset(data.train_files, data.train_labels, batch_size,
                               args.image_size, augment=augment, shuffle=True, seed=args.seed,
                               check=False)
@@ -484,8 +489,8 @@ def train_metrics(model, best: dict, rows, seconds: float, config: dict, args, d
         "train_seconds": round(seconds, 1), "budget_minutes": args.budget_minutes,
         "optimizer": config["optimizer"], "learning_rate": config["learning_rate"],
         "batch_size": config["batch_size"], "augment": config["augment"],
-        "label_smoothing": config["label_smoothing"], "weight_decay": args.weight_decay,
-        "ema": args.ema,
+        "label_smoothing": config["label_smoothing"], "cutout": config["cutout"],
+        "weight_decay": args.weight_decay, "ema": args.ema,
         "architecture": config["architecture"],
         "precision": config["precision"], "steps_per_call": model.steps_per_execution,
         "train_images": len(data.train_files), "val_images": len(data.val_files),
@@ -509,7 +514,7 @@ def train(args, run, started=None):
     config = settings(args)
     data = load_data(args)
     train_data, val_data = make_datasets(args, data, config["batch_size"],
-                                          config["augment"])
+                                          config["augment"], config["cutout"])
     model = compiled_model(args, config)
     guard, average, callbacks = fit_callbacks(args, run, config, clock, prior_rows,
                                               len(data.train_files))
@@ -542,7 +547,8 @@ def train_report(metrics: dict, config: dict, args) -> Report:
     held_out = "– (--refit: every labelled photo trained, none held out)"
     val = percent(metrics["val_accuracy"]) if metrics["val_accuracy"] is not None else held_out
     extras = "".join(f", {name} {value:g}" for name, value in (
-        ("label smoothing", config["label_smoothing"]), ("weight decay", args.weight_decay),
+        ("cutout", config["cutout"]), ("label smoothing", config["label_smoothing"]),
+        ("weight decay", args.weight_decay),
         ("weight average (EMA) decay", args.ema)) if value)
     report = Report(f"Task 4 train: {metrics['model']} on Dogs vs. Cats",
                     f"{metrics['params']:,} parameters, {config['optimizer']} lr "

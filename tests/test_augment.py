@@ -242,20 +242,38 @@ def test_shift_and_flip_moves_at_most_two_pixels_and_flips_only_when_asked():
 
 # -- test-time augmentation ---------------------------------------------------------------------
 def test_tta_views_flip_and_shift_with_reflected_borders():
-    from data.augment import TTA_MODES, tta_views
+    from data.augment import TTA_VIEWS, tta_views
 
     image = np.arange(5 * 6, dtype=np.float32).reshape(1, 5, 6, 1)
     views = [np.asarray(v)[0, :, :, 0] for v in tta_views(image, shift=2)]
     x = image[0, :, :, 0]
-    assert len(views) == max(TTA_MODES.values())
+    assert len(views) == len(TTA_VIEWS)
     np.testing.assert_array_equal(views[0], x)
     np.testing.assert_array_equal(views[1], x[:, ::-1])
-    down, up, right, left = views[2:]
+    down, up, right, left = views[2:6]
     np.testing.assert_array_equal(down[2:], x[:-2])  # content moved 2 rows down
     np.testing.assert_array_equal(down[:2], x[[2, 1]])  # the border reflected
     np.testing.assert_array_equal(up[:-2], x[2:])
     np.testing.assert_array_equal(right[:, 2:], x[:, :-2])
     np.testing.assert_array_equal(left[:, :-2], x[:, 2:])
+    picked = tta_views(image, shift=2, which=(6, 1))
+    np.testing.assert_array_equal(np.asarray(picked[0])[0, :, :, 0], views[6])
+    np.testing.assert_array_equal(np.asarray(picked[1])[0, :, :, 0], views[1])
+
+
+def test_tta_zoom_enlarges_the_centre_of_the_photo_and_of_its_mirror():
+    """On a ramp (each pixel's value its column), zooming in by z keeps the centre's value
+    and divides the slope by z: the centre 14 of 16 columns spread over all 16."""
+    from data.augment import tta_views
+
+    ramp = np.tile(np.arange(16, dtype=np.float32), (16, 1))[None, :, :, None]
+    zoomed, zoomed_mirror = (np.asarray(v)[0, :, :, 0]
+                             for v in tta_views(ramp, shift=1, zoom=16 / 14, which=(6, 7)))
+    centre = zoomed[8, 2:14]  # away from the borders, where bilinear resizing clamps
+    np.testing.assert_allclose(np.diff(centre), 14 / 16, rtol=1e-5)
+    assert (zoomed[8, 7] + zoomed[8, 8]) / 2 == pytest.approx(7.5)
+    np.testing.assert_allclose(zoomed_mirror, zoomed[:, ::-1], rtol=1e-6)
+    assert np.ptp(zoomed, axis=0).max() == 0  # the rows stay as they were
 
 
 def test_tta_averages_each_modes_views():
@@ -269,10 +287,15 @@ def test_tta_averages_each_modes_views():
     images = np.random.default_rng(0).random((5, 4, 4, 1)).astype(np.float32)
     batches = [(images[:3], np.zeros(3)), (images[3:], np.zeros(2))]  # labels are ignored
     views = view_probabilities(model, batches, shift=1)
-    assert views.shape == (6, 5)
+    assert views.shape == (8, 5)
     np.testing.assert_allclose(views[0], model.predict(images, verbose=0)[:, 1], rtol=1e-5)
     np.testing.assert_allclose(views[1], model.predict(images[:, :, ::-1], verbose=0)[:, 1],
                                rtol=1e-5)
     np.testing.assert_array_equal(tta_probability(views, "none"), views[0])
     np.testing.assert_allclose(tta_probability(views, "flip"), views[:2].mean(0))
-    np.testing.assert_allclose(tta_probability(views, "flip-shift"), views.mean(0))
+    np.testing.assert_allclose(tta_probability(views, "flip-shift"), views[:6].mean(0))
+    np.testing.assert_allclose(tta_probability(views, "flip-zoom"),
+                               views[[0, 1, 6, 7]].mean(0))
+    # Asked for some views, it predicts those alone: submit's mode, not every view.
+    np.testing.assert_allclose(view_probabilities(model, batches, shift=1, which=(7, 0)),
+                               views[[7, 0]], rtol=1e-6)

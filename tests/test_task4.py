@@ -55,7 +55,7 @@ def test_hparams_file_from_tuning_sets_model_and_optimiser(tmp_path):
                                 "momentum": 0.0, "trial_id": "07"}))
     args = argparse.Namespace(hparams=str(path), model="cpu_net", optimizer=None, lr=None,
                               batch_size=None, epochs=None, budget_minutes=None, quick=False,
-                              augment=None, label_smoothing=None, width=None)
+                              augment=None, label_smoothing=None, cutout=None, width=None)
     config = train_module.settings(args)
     assert config["model"] == "vgg6" and config["optimizer"] == "adam"
     assert config["learning_rate"] == 0.01 and config["batch_size"] == 8
@@ -78,7 +78,7 @@ def test_hparams_file_from_a_cpu_size_search_builds_that_cpu_net(tmp_path):
                                 "model": "cpu_net", "width": 16, "momentum": 0.9}))
     args = argparse.Namespace(hparams=str(path), model="vgg13", optimizer=None, lr=None,
                               batch_size=None, epochs=None, budget_minutes=None, quick=False,
-                              augment=None, label_smoothing=None, width=None)
+                              augment=None, label_smoothing=None, cutout=None, width=None)
     config = train_module.settings(args)
     assert config["model"] == "cpu_net" and config["momentum"] == 0.9
     model = train_module.make_model(config, 32)
@@ -173,7 +173,7 @@ def test_train_keeps_the_best_epoch_and_writes_everything(trained, capsys):
     # Without test-time augmentation, the kept model scores what fit measured (give or
     # take a photo whose two probabilities tie to float32's last bit).
     tta = metrics["val_accuracy_tta"]
-    assert set(tta) == {"none", "flip", "flip-shift"}
+    assert set(tta) == {"none", "flip", "flip-shift", "flip-zoom"}
     assert tta["none"] == pytest.approx(metrics["val_accuracy"], abs=1 / metrics["val_images"])
     assert all(0 <= accuracy <= 1 for accuracy in tta.values())
     for name in ("model.keras", "best.keras", "learning_curves.png", "report.md"):

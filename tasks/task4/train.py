@@ -64,7 +64,7 @@ BEST_RECORD = "best.json"
 AVERAGE_FILE = "average.npz"
 # Seconds kept back from a --budget-minutes run for what follows a mid-epoch stop: that
 # epoch's validation pass (the run's last), copying best.keras, the test-time-augmentation
-# pass over the validation photos (six views each), plots and report.
+# pass over the validation photos (eight views each), plots and report.
 BUDGET_TAIL_SECONDS = 45.0
 BUDGET_MAX_EPOCHS = 1000
 # Early stopping's patience in epochs, off under a budget: the schedule anneals to the

@@ -283,7 +283,8 @@ def weight_average(decay: float, path=None):
             if path is None or not Path(path).exists():
                 return False
             with np.load(path) as saved:
-                arrays = [saved[f"w{i}"] for i in range(len(saved.files) - 2)]
+                count = sum(name.startswith("w") for name in saved.files)  # save's w0, w1, ...
+                arrays = [saved[f"w{i}"] for i in range(count)]
                 if int(saved["epochs"]) != epoch or \
                         [a.shape for a in arrays] != [tuple(v.shape) for v in self._variables()]:
                     return False

@@ -36,6 +36,7 @@ flips on CIFAR-10 only) mapped over the training batches.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass
 
@@ -353,20 +354,23 @@ def tta_views(images, shift: int, zoom: float = TTA_ZOOM, which=None):
 
     height, width = images.shape[1], images.shape[2]
 
+    @functools.cache  # made once, for the views that ask
+    def padded():
+        return tf.pad(images, [[0, 0], [shift, shift], [shift, shift], [0, 0]], mode="REFLECT")
+
+    @functools.cache
+    def mirror():
+        return tf.image.flip_left_right(images)
+
     def shifted(dy: int, dx: int):  # content moves by (dy, dx)
-        padded = tf.pad(images, [[0, 0], [shift, shift], [shift, shift], [0, 0]],
-                        mode="REFLECT")
         top, left = shift - dy, shift - dx
-        return padded[:, top:top + height, left:left + width, :]
+        return padded()[:, top:top + height, left:left + width, :]
 
     def zoomed(batch):
         crop_height, crop_width = round(height / zoom), round(width / zoom)
         top, left = (height - crop_height) // 2, (width - crop_width) // 2
         return tf.image.resize(batch[:, top:top + crop_height, left:left + crop_width, :],
                                (height, width), method="bilinear")
-
-    def mirror():
-        return tf.image.flip_left_right(images)
 
     make = (lambda: images, mirror, lambda: shifted(shift, 0), lambda: shifted(-shift, 0),
             lambda: shifted(0, shift), lambda: shifted(0, -shift), lambda: zoomed(images),

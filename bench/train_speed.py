@@ -90,8 +90,7 @@ def child(engine: str, data_dir: str, photos: int, epochs: int) -> float:
         data.val_labels)
     data.train_files, data.train_labels = files, labels
     if engine in SUITE_VARIANTS:
-        dataset, _ = train.make_datasets(args, data, config["batch_size"], config["augment"],
-                                         config["cutout"])
+        dataset, _ = train.make_datasets(args, data, config)
         model = train.compiled_model(args, config, **variant)
     else:
         dataset = keras_defaults_dataset(files, labels, config["batch_size"])

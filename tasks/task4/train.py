@@ -355,13 +355,14 @@ def load_data(args):
     return data
 
 
-def make_datasets(args, data, batch_size: int, augment: str, cutout: float = 0.0):
-    """The training pipeline (shuffled, augmented by the `augment` of `AUGMENTS` and then
-    `cutout`) and the validation one (file order, larger batches); the files were checked
-    by the loader."""
+def make_datasets(args, data, config: dict):
+    """The training pipeline (shuffled, augmented by the run's `augment` of `AUGMENTS` and
+    then its `cutout`) and the validation one (file order, larger batches); `config` is
+    `settings(args)`. The files were checked by the loader."""
     from data.dogs import make_dataset
 
-    augment = AUGMENTS[augment].replace(engine=args.engine, cutout=cutout)
+    batch_size = config["batch_size"]
+    augment = AUGMENTS[config["augment"]].replace(engine=args.engine, cutout=config["cutout"])
     train_data = make_dataset(data.train_files, data.train_labels, batch_size,
                               args.image_size, augment=augment, shuffle=True, seed=args.seed,
                               check=False)
@@ -513,8 +514,7 @@ def train(args, run, started=None):
 
     config = settings(args)
     data = load_data(args)
-    train_data, val_data = make_datasets(args, data, config["batch_size"],
-                                          config["augment"], config["cutout"])
+    train_data, val_data = make_datasets(args, data, config)
     model = compiled_model(args, config)
     guard, average, callbacks = fit_callbacks(args, run, config, clock, prior_rows,
                                               len(data.train_files))

@@ -219,8 +219,7 @@ def fast_augment(images, seed, config: AugmentConfig):
     Stateless: the same seed gives the same batch, so tf.data can hand each batch its own
     seed (a fresh one every epoch) and runs stay reproducible.
     """
-    images = _warp(images, seed, config)
-    return cutout(images, seed, config.cutout) if config.cutout else images
+    return cutout(_warp(images, seed, config), seed, config.cutout)
 
 
 def _warp(images, seed, config: AugmentConfig):
@@ -249,9 +248,12 @@ def _warp(images, seed, config: AugmentConfig):
 def cutout(images, seed, fraction: float):
     """Erase one square per image of a batch (B, H, W, C): sides `fraction` of the image's,
     centred at a uniform random point (so clipped at the borders), filled with that image's
-    mean colour. `seed` (2,) is folded, so the squares do not follow the warp's draws."""
+    mean colour; `fraction` 0 leaves the batch as it is. `seed` (2,) is folded, so the
+    squares do not follow the warp's draws."""
     import tensorflow as tf
 
+    if not fraction:
+        return images
     height, width = images.shape[1], images.shape[2]
     centres = tf.random.stateless_uniform(tf.stack([tf.shape(images)[0], 2]),
                                           seed=tf.random.experimental.stateless_fold_in(
@@ -299,7 +301,7 @@ def augment_batch_fn(config: AugmentConfig):
     def augment(images, seed):
         out = tf.numpy_function(legacy, [images], tf.float32, stateful=True)
         out.set_shape(images.shape)
-        return cutout(out, seed, config.cutout) if config.cutout else out
+        return cutout(out, seed, config.cutout)
 
     return augment
 

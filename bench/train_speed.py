@@ -12,19 +12,24 @@ the same `--photos` Dogs-vs-Cats photos (half cats, half dogs) from `--data-dir`
   `STEPS_PER_CALL` training steps per compiled call);
 - the suite's recipe with one of its speed choices changed, so each choice's share shows:
   `float32`, `bfloat16` (precision), `xla` and `no_xla` (`jit_compile` True / False),
-  `eight_steps` (8 training steps per compiled call instead of 1);
+  `eight_steps` (8 training steps per compiled call instead of 1), `onednn_on` and
+  `onednn_off` (TensorFlow's oneDNN kernels, `TF_ENABLE_ONEDNN_OPTS` 1 / 0; `suite`, like
+  `python -m tasks.task4`, turns them on unless the environment says otherwise, where
+  TensorFlow itself does so only on CPUs with AVX-512: `suite.env.prefer_onednn`);
 - `keras_defaults`: the same net compiled with Keras's defaults, fed the keras.io way: every
   epoch decodes and resizes the JPEGs again, and the augmentation is Keras's preprocessing
   layers (`RandomFlip`, `RandomTranslation(0.2, 0.2)`, `RandomZoom(0.5)`) mapped over the
-  batches.
+  batches, with TensorFlow's own choice of kernels (oneDNN only with AVX-512, unless
+  the environment says otherwise).
 
-Each engine runs in a child process of its own (one warm-up epoch, which also fills the
-suite's cache, then `--epochs` timed epochs, the best counts); the engines alternate for
+Each engine runs in a child process of its own (one `fit` of a warm-up epoch, which also
+fills the suite's cache, then `--epochs` timed epochs, the best counts; each timed from its
+first step to its last, see `EpochTimer`); the engines alternate for
 `--repeats` children each and the best of each counts. Prints images/s of each, the CPU's
 bfloat16 flags, and `ratio` = suite / keras_defaults.
 
     python bench/train_speed.py [--data-dir ../shared/datasets] [--photos 2048]
-                                [--repeats 2] [--epochs 2] [--threads N]
+                                [--repeats 2] [--epochs 2] [--threads N] [--engines ...]
 """
 
 from __future__ import annotations
@@ -41,8 +46,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # The suite's recipe and its variants, each one speed choice changed.
 SUITE_VARIANTS = {"suite": {}, "float32": {"precision": "float32"},
                   "bfloat16": {"precision": "bfloat16"}, "xla": {"jit_compile": True},
-                  "no_xla": {"jit_compile": False}, "eight_steps": {"steps_per_call": 8}}
+                  "no_xla": {"jit_compile": False}, "eight_steps": {"steps_per_call": 8},
+                  "onednn_on": {"onednn": "1"}, "onednn_off": {"onednn": "0"}}
 ENGINES = (*SUITE_VARIANTS, "keras_defaults")
+ONEDNN = "TF_ENABLE_ONEDNN_OPTS"  # read once, when TensorFlow loads: set in the child's env
 IMAGE_SIZE = 64
 
 
@@ -83,6 +90,7 @@ def child(engine: str, data_dir: str, photos: int, epochs: int) -> float:
 
     args = train_args(data_dir)
     variant = dict(SUITE_VARIANTS.get(engine, {}))
+    variant.pop("onednn", None)  # set in this process's environment by its parent
     args.precision = variant.pop("precision", args.precision)
     config = train.settings(args)
     data = load_dogs_vs_cats(data_dir, seed=0, limit=photos // 2)
@@ -97,13 +105,28 @@ def child(engine: str, data_dir: str, photos: int, epochs: int) -> float:
         model = train.make_model(config, IMAGE_SIZE)
         model.compile(keras.optimizers.Adam(config["learning_rate"]),
                       "sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(dataset, epochs=1, verbose=0)  # warm-up: tracing, thread pools, the cache
-    best = float("inf")
-    for _ in range(epochs):
-        start = time.perf_counter()
-        model.fit(dataset, epochs=1, verbose=0)
-        best = min(best, time.perf_counter() - start)
-    return len(files) / best
+    seconds = []
+
+    class EpochTimer(keras.callbacks.Callback):
+        """Each epoch from its first step's start to its last step's end: the steps and
+        every wait for a batch, not the set-up and tear-down of the epoch's iterator. That
+        tear-down waits for tf.data's autotuner to wake (measured on a 2-core AVX2 EPYC: up
+        to ~4 s after a 6-s epoch, so that one `fit` of 2,048 photos took 10.24 s whatever
+        the engine), a fixed cost out of all proportion at this size and not at 18,000."""
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 0:
+                self.start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.end = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch:  # the first is the warm-up: tracing, thread pools, the cache
+                seconds.append(self.end - self.start)
+
+    model.fit(dataset, epochs=1 + epochs, verbose=0, callbacks=[EpochTimer()])
+    return len(files) / min(seconds)
 
 
 def main() -> None:
@@ -113,9 +136,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="children per engine")
     parser.add_argument("--epochs", type=int, default=2, help="timed epochs per child")
     parser.add_argument("--threads", type=int, help="threads (default: every core)")
+    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES),
+                        help="the engines to time (default: all; suite and keras_defaults "
+                             "are always timed, for the ratio)")
     parser.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        if args.child in SUITE_VARIANTS:
+            from suite.env import prefer_onednn
+
+            prefer_onednn()  # as `python -m tasks.task4` does, before TensorFlow loads
         if args.threads:
             from suite.env import limit_threads
 
@@ -123,14 +153,20 @@ def main() -> None:
         print(json.dumps({"images_per_second": child(args.child, args.data_dir, args.photos,
                                                      args.epochs)}))
         return
-    speeds = {name: [] for name in ENGINES}
+    engines = [name for name in ENGINES
+               if name in args.engines or name in ("suite", "keras_defaults")]
+    speeds = {name: [] for name in engines}
     for _ in range(args.repeats):  # interleaved, so both see the same machine load
-        for name in ENGINES:
+        for name in engines:
             command = [sys.executable, __file__, "--child", name, "--data-dir", args.data_dir,
                        "--photos", str(args.photos), "--epochs", str(args.epochs)]
             if args.threads:
                 command += ["--threads", str(args.threads)]
-            out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+            env = dict(os.environ)
+            if "onednn" in SUITE_VARIANTS.get(name, {}):
+                env[ONEDNN] = SUITE_VARIANTS[name]["onednn"]
+            out = subprocess.run(command, capture_output=True, text=True, check=True,
+                                 env=env).stdout
             speeds[name].append(json.loads(out.strip().splitlines()[-1])["images_per_second"])
     from training.precision import BF16_CPU_FLAGS, cpu_flags, resolve
 
@@ -138,11 +174,12 @@ def main() -> None:
     print(json.dumps({"bench": "train_speed", "model": "cpu_net", "photos": args.photos,
                       "precision_auto": resolve("auto"),
                       "bf16_cpu_flags": sorted(cpu_flags() & set(BF16_CPU_FLAGS)),
+                      "avx512f": "avx512f" in cpu_flags(), ONEDNN: os.environ.get(ONEDNN),
                       **{f"{name}_images_per_second": round(v, 1) for name, v in best.items()},
                       "ratio": round(best["suite"] / best["keras_defaults"], 3),
                       # each variant against the suite: above 1, that choice would be faster
                       **{f"{name}_to_suite_ratio": round(best[name] / best["suite"], 3)
-                         for name in SUITE_VARIANTS if name != "suite"},
+                         for name in SUITE_VARIANTS if name in best and name != "suite"},
                       "all": {k: [round(v, 1) for v in vs] for k, vs in speeds.items()}}))
 
 

@@ -250,6 +250,43 @@ def test_importing_tensorflow_prints_nothing_but_real_warnings(onednn):
     assert len(lines) == 1 and "UserWarning: still shown" in lines[0], result.stderr
 
 
+ONEDNN_AFTER_TASK4 = """
+import runpy, sys
+sys.argv = ["tasks.task4", "--help"]  # parses, prints, exits: TensorFlow not loaded yet
+try:
+    runpy.run_module("tasks.task4", run_name="__main__")
+except SystemExit:
+    pass
+from tensorflow.python.util import _pywrap_util_port  # what TensorFlow itself decided
+print(_pywrap_util_port.IsMklEnabled())
+"""
+
+
+@pytest.mark.parametrize(("setting", "enabled"), [(None, "True"), ("0", "False")])
+def test_task4_turns_onednn_on_unless_the_environment_says(setting, enabled):
+    """`python -m tasks.task4` loads TensorFlow with oneDNN on, on any CPU (TensorFlow's
+    own default is off without AVX-512), and leaves `TF_ENABLE_ONEDNN_OPTS=0` alone."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    if setting is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = setting
+    result = subprocess.run([sys.executable, "-c", ONEDNN_AFTER_TASK4], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120,
+                            env={**env, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == enabled
+
+
+def test_prefer_onednn_only_fills_in_an_unset_choice(monkeypatch):
+    from suite.env import ONEDNN, prefer_onednn
+
+    monkeypatch.delenv(ONEDNN, raising=False)
+    prefer_onednn()
+    assert os.environ[ONEDNN] == "1"
+    monkeypatch.setenv(ONEDNN, "0")
+    prefer_onednn()
+    assert os.environ[ONEDNN] == "0"
+
+
 def test_no_help_text_shows_a_default_of_none():
     import importlib
 

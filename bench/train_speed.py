@@ -41,6 +41,8 @@ import subprocess
 import sys
 import time
 
+from suite.env import ONEDNN, prefer_onednn
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # The suite's recipe and its variants, each one speed choice changed.
@@ -49,7 +51,6 @@ SUITE_VARIANTS = {"suite": {}, "float32": {"precision": "float32"},
                   "no_xla": {"jit_compile": False}, "eight_steps": {"steps_per_call": 8},
                   "onednn_on": {"onednn": "1"}, "onednn_off": {"onednn": "0"}}
 ENGINES = (*SUITE_VARIANTS, "keras_defaults")
-ONEDNN = "TF_ENABLE_ONEDNN_OPTS"  # read once, when TensorFlow loads: set in the child's env
 IMAGE_SIZE = 64
 
 
@@ -110,9 +111,10 @@ def child(engine: str, data_dir: str, photos: int, epochs: int) -> float:
     class EpochTimer(keras.callbacks.Callback):
         """Each epoch from its first step's start to its last step's end: the steps and
         every wait for a batch, not the set-up and tear-down of the epoch's iterator. That
-        tear-down waits for tf.data's autotuner to wake (measured on a 2-core AVX2 EPYC: up
-        to ~4 s after a 6-s epoch, so that one `fit` of 2,048 photos took 10.24 s whatever
-        the engine), a fixed cost out of all proportion at this size and not at 18,000."""
+        tear-down waited (on a 2-core AVX2 EPYC) up to ~4 s after a 6-s epoch, so that one
+        `fit` of 2,048 photos took 10.24 s whatever the engine; it went with tf.data's
+        autotuning off, so it seems to wait for the autotuner to wake: a cost fixed in time,
+        out of all proportion at this size and not at 18,000 photos."""
 
         def on_train_batch_begin(self, batch, logs=None):
             if batch == 0:
@@ -143,8 +145,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         if args.child in SUITE_VARIANTS:
-            from suite.env import prefer_onednn
-
             prefer_onednn()  # as `python -m tasks.task4` does, before TensorFlow loads
         if args.threads:
             from suite.env import limit_threads
@@ -162,7 +162,7 @@ def main() -> None:
                        "--photos", str(args.photos), "--epochs", str(args.epochs)]
             if args.threads:
                 command += ["--threads", str(args.threads)]
-            env = dict(os.environ)
+            env = dict(os.environ)  # oneDNN is read once, when TensorFlow loads
             if "onednn" in SUITE_VARIANTS.get(name, {}):
                 env[ONEDNN] = SUITE_VARIANTS[name]["onednn"]
             out = subprocess.run(command, capture_output=True, text=True, check=True,

@@ -171,10 +171,11 @@ def main() -> None:
     from training.precision import BF16_CPU_FLAGS, cpu_flags, resolve
 
     best = {name: max(values) for name, values in speeds.items()}
+    flags = cpu_flags()
     print(json.dumps({"bench": "train_speed", "model": "cpu_net", "photos": args.photos,
-                      "precision_auto": resolve("auto"),
-                      "bf16_cpu_flags": sorted(cpu_flags() & set(BF16_CPU_FLAGS)),
-                      "avx512f": "avx512f" in cpu_flags(), ONEDNN: os.environ.get(ONEDNN),
+                      "precision_auto": resolve("auto", flags),
+                      "bf16_cpu_flags": sorted(flags & set(BF16_CPU_FLAGS)),
+                      "avx512f": "avx512f" in flags, ONEDNN: os.environ.get(ONEDNN),
                       **{f"{name}_images_per_second": round(v, 1) for name, v in best.items()},
                       "ratio": round(best["suite"] / best["keras_defaults"], 3),
                       # each variant against the suite: above 1, that choice would be faster

@@ -258,7 +258,7 @@ def check_images(files, warn: bool = True) -> tuple[np.ndarray, list[str]]:
 
 def make_dataset(files, labels=None, batch_size: int = 16, image_size: int = 64,
                  augment=None, shuffle: bool = False, seed: int = 0, cache: bool = True,
-                 check: bool = True):
+                 check: bool = True, resize=None):
     """A `tf.data.Dataset` of (images, labels) batches, or images alone without labels.
 
     Images are float32 in [0, 1], `image_size` square, RGB. The pipeline, in order:
@@ -275,6 +275,10 @@ def make_dataset(files, labels=None, batch_size: int = 16, image_size: int = 64,
         cache: keep the decoded images in memory after the first epoch.
         check: drop unreadable files first (with one warning); switch off only for files
             already checked.
+        resize: a `tf.Variable` holding a side: each batch, once augmented, is shrunk to it
+            (antialiased) unless it is `image_size`. It is read for every batch, so training
+            can change it between epochs (progressive resizing); the batches' static shape
+            then leaves the sides unknown.
     """
 
     files = [str(f) for f in files]
@@ -286,7 +290,7 @@ def make_dataset(files, labels=None, batch_size: int = 16, image_size: int = 64,
     if cache:
         dataset = dataset.cache()
     return _batched(dataset, len(files), batch_size, augment, shuffle, seed,
-                    labelled=labels is not None)
+                    labelled=labels is not None, resize=resize)
 
 
 def decoded_arrays(files, labels, image_size: int = 64, cache_file=None):
@@ -327,12 +331,13 @@ def array_pipeline(images, labels, batch_size: int, augment=None, shuffle: bool 
 
 
 def _batched(dataset, size: int, batch_size: int, augment, shuffle: bool, seed: int,
-             labelled: bool):
+             labelled: bool, resize=None):
     import tensorflow as tf
 
     if shuffle:
         dataset = dataset.shuffle(size, seed=seed, reshuffle_each_iteration=True)
-    dataset = _scaled_and_augmented(dataset.batch(batch_size), augment, seed, labelled)
+    dataset = _scaled_and_augmented(dataset.batch(batch_size), augment, seed, labelled,
+                                    resize)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
@@ -362,9 +367,10 @@ def _decoded(files: list[str], labels, image_size: int):
         images, tf.data.Dataset.from_tensor_slices(np.asarray(labels, dtype=np.int64)))
 
 
-def _scaled_and_augmented(batches, augment, seed: int, labelled: bool):
+def _scaled_and_augmented(batches, augment, seed: int, labelled: bool, resize=None):
     """Batches as float32 (rescaled by the config's `rescale`, else 1/255), augmented on the
-    config's engine unless it is the identity."""
+    config's engine unless it is the identity, then shrunk to `resize`'s side if it has one
+    (see `make_dataset`)."""
     import tensorflow as tf
 
     from data.augment import augment_batch_fn
@@ -380,6 +386,10 @@ def _scaled_and_augmented(batches, augment, seed: int, labelled: bool):
         x = tf.cast(x, tf.float32) * scale
         if augment_fn is not None:
             x = augment_fn(x, batch_seed)
+        if resize is not None:
+            side = resize.read_value()
+            x = tf.cond(tf.equal(side, tf.shape(x)[1]), lambda: x,
+                        lambda: tf.image.resize(x, tf.stack([side, side]), antialias=True))
         return x if y is None else (x, y)
 
     return tf.data.Dataset.zip(batches, seeds).map(finish,

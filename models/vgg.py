@@ -116,7 +116,10 @@ def build_vgg(depth: int = 13, kernel_size: int = 3, filters=None, dense=REPORT_
 
 
 def _check_fits(blocks, kernel_size: int, input_shape) -> None:
-    """Fail early, with the block named, when the net does not fit the input size."""
+    """Fail early, with the block named, when the net does not fit the input size (a net
+    for any size, None a side, is checked by its caller at the sizes it will see)."""
+    if input_shape[0] is None or input_shape[1] is None:
+        return
     side = min(input_shape[0], input_shape[1])
     if side >> len(blocks) < 1:
         raise ValueError(f"{len(blocks)} 2x2 pools are too many for a {input_shape[0]}x"

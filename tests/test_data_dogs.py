@@ -155,3 +155,28 @@ def test_a_bad_val_fraction_is_one_sentence_in_the_suite_wording(tmp_path):
     with pytest.raises(DataError, match=r"^val_fraction must be a number in \(0, 1\); "
                                         r"got 1\.5\.$"):
         load_dogs_vs_cats(root, val_fraction=1.5)
+
+
+def test_a_resize_variable_shrinks_the_batches_it_says_and_leaves_full_size_alone(tmp_path):
+    import tensorflow as tf
+
+    # Smooth photos (ramps of random slopes), whose halving any sound filter agrees on.
+    rng = np.random.default_rng(1)
+    ramp = np.arange(16, dtype=np.float64)
+    files = []
+    for i in range(4):
+        dy, dx, dc = rng.uniform(2, 6, 3)
+        array = 40 + dy * ramp[:, None, None] + dx * ramp[None, :, None] + dc * np.arange(3)
+        files.append(tmp_path / f"{i}.png")
+        Image.fromarray(np.round(array).astype(np.uint8)).save(files[-1])
+    labels = np.array([0, 1, 1, 0])
+    side = tf.Variable(8, dtype=tf.int32)
+    dataset = make_dataset(files, labels, batch_size=4, image_size=16, resize=side)
+    assert dataset.element_spec[0].shape.as_list() == [None, None, None, 3]
+    plain = next(iter(make_dataset(files, labels, batch_size=4, image_size=16)))[0].numpy()
+    small = next(iter(dataset))[0].numpy()  # a new iterator reads the variable afresh
+    assert small.shape == (4, 8, 8, 3)
+    blocks = plain.reshape(4, 8, 2, 8, 2, 3).mean(axis=(2, 4))  # each 2x2 block's mean
+    np.testing.assert_allclose(small[:, 1:-1, 1:-1], blocks[:, 1:-1, 1:-1], atol=0.01)
+    side.assign(16)
+    np.testing.assert_array_equal(next(iter(dataset))[0].numpy(), plain)

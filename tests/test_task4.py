@@ -286,6 +286,96 @@ def test_budget_stops_mid_epoch_when_an_epoch_outlasts_it():
     assert Clock.batches == 4  # 120 "seconds" > 100: stopped within the first epoch
 
 
+def test_progressive_sizes_shrink_the_plans_first_half_and_never_go_back():
+    from training.callbacks import EpochSizes
+
+    sizes = EpochSizes(32, 64, 0.5)
+    assert [sizes.at(e, 10) for e in range(10)] == [32] * 5 + [64] * 5
+    assert sizes.at(0, None) == 32  # before the first plan
+    assert sizes.counts(3, 10) == {32: 2, 64: 5} and sizes.counts(7, 10) == {32: 0, 64: 3}
+    assert [sizes.begin(e, 10) for e in range(6)] == [32] * 5 + [64]
+    assert sizes.first_full == 5 and sizes.current == 64
+    # A longer plan later on does not shrink the photos again.
+    assert sizes.at(6, 20) == 64 and sizes.counts(6, 20) == {32: 0, 64: 14}
+    rows = [{"epoch": 1, "image_size": 32.0}, {"epoch": 2, "image_size": 64.0}]
+    config = {"progressive": 32}
+    assert train_module.epoch_sizes(config, 64, rows).first_full == 1  # resumed
+    assert train_module.epoch_sizes(config, 64, rows[:1]).first_full is None
+    assert train_module.epoch_sizes({"progressive": 0}, 64, rows) is None
+    with pytest.raises(ValueError, match="low size"):
+        EpochSizes(64, 64, 0.5)
+
+
+def test_a_budget_plans_progressive_epochs_at_each_sizes_own_cost():
+    from training.callbacks import EpochSizes, budget_schedule
+
+    tail = train_module.BUDGET_TAIL_SECONDS
+    budget = budget_schedule(tail + 300, lambda: 0.0, base_lr=0.1, max_epochs=100,
+                             steps_per_epoch=10, tail_seconds=tail,
+                             sizes=EpochSizes(32, 64, 0.5))
+    budget.seconds[32] = 10.0  # untimed, a 64-pixel epoch is costed by its pixels: 40 s
+    assert budget.plan(0) == 12 and budget.planned_epochs == 12  # 6 x 10 s + 6 x 40 s
+    budget.seconds[64] = 20.0  # once timed, at its own cost
+    assert budget.plan(0) == 20  # 10 x 10 s + 10 x 20 s
+    plain = budget_schedule(tail + 300, lambda: 0.0, base_lr=0.1, max_epochs=100,
+                            steps_per_epoch=10, tail_seconds=tail)
+    plain.seconds[None] = 30.0
+    assert plain.plan(2) == 10 and plain.planned_epochs == 12
+    resumed = budget_schedule(tail + 300, lambda: 0.0, 0.1, 100, 10, tail, prior_rows=[
+        {"epoch": 1, "elapsed_seconds": 50.0, "image_size": 32.0},
+        {"epoch": 2, "elapsed_seconds": 62.5, "image_size": 32.0}],
+        sizes=EpochSizes(32, 64, 0.5))
+    assert resumed.seconds == {32: 12.5}
+
+
+def test_progressive_training_feeds_small_photos_first_and_keeps_a_full_size_model(
+        tmp_path, monkeypatch):
+    import keras
+    import tensorflow as tf
+
+    data = make_kaggle(tmp_path / "dogs", per_class=8, test=0)
+    out = tmp_path / "run"
+    sides = []
+    make_datasets = train_module.make_datasets
+
+    def recorded(args, data, config, resize=None):  # the side of every training batch
+        train_data, val_data = make_datasets(args, data, config, resize)
+
+        def record(x, y):
+            side = tf.py_function(lambda s: sides.append(int(s)) or s, [tf.shape(x)[1]],
+                                  tf.int32)
+            with tf.control_dependencies([side]):
+                return tf.identity(x), y
+
+        return train_data.map(record), val_data
+
+    monkeypatch.setattr(train_module, "make_datasets", recorded)
+    assert task.main(train_argv(data, out) + ["--progressive", "16"]) == 0
+    rows = read_csv(out / "history.csv")
+    assert [float(r["image_size"]) for r in rows] == [16, 32]
+    per_epoch = len(sides) // 2
+    assert per_epoch >= 1 and sides == [16] * per_epoch + [32] * per_epoch
+    assert read_json(out / "metrics.json")["progressive"] == 16
+    assert keras.models.load_model(out / "model.keras").input_shape == (None, 32, 32, 3)
+    assert keras.models.load_model(out / "best.keras", compile=False).input_shape == (
+        None, None, None, 3)
+    assert "progressive resizing from side 16" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("flags, problem", [
+    (["--model", "vgg13"], "--progressive's model must be cpu_net (a net that takes photos "
+                           "of any size); got 'vgg13'."),
+    (["--progressive", "32"], "--progressive must be under --image-size (32); got 32."),
+    (["--progressive", "4"], "cannot build cpu_net"),
+])
+def test_a_bad_progressive_size_is_one_sentence(flags, problem, tmp_path, capsys):
+    data = make_kaggle(tmp_path / "dogs", per_class=4, test=0)
+    argv = train_argv(data, tmp_path / "run") + ["--progressive", "16", *flags]
+    assert task.main(argv) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert problem in line
+
+
 def test_a_budget_run_validates_once_after_its_mid_epoch_stop(tmp_path, monkeypatch):
     """The clock starts 40 s into a 1-minute budget, past its 45 s tail: the first batch
     stops training, and fit's validation of that part-epoch is the run's only one."""
@@ -350,21 +440,22 @@ def test_all_hands_the_augment_and_smoothing_flags_on_to_train(tmp_path, monkeyp
     def run(args):
         config = train_module.settings(args)
         handed.append((args.experiment, config["augment"], config["label_smoothing"],
-                       config["cutout"], args.weight_decay, train_module.patience_epochs(args)))
+                       config["cutout"], args.weight_decay, train_module.patience_epochs(args),
+                       config["progressive"]))
         raise Handed
 
     monkeypatch.setattr(task, "run", run)
     for flags in ([], ["--no-augment"], ["--augment", "light", "--label-smoothing", "0.1",
                                          "--cutout", "0.25", "--weight-decay", "0.05",
                                          "--patience", "4"],
-                  ["--model", "cpu_net", "--budget-minutes", "5"]):
+                  ["--model", "cpu_net", "--budget-minutes", "5", "--progressive", "48"]):
         with pytest.raises(Handed):
             run_all(task.parser().parse_args(["all", *flags]), RunDir(tmp_path, {}))
     patience = train_module.PATIENCE
-    assert handed == [("train", "report", 0.0, 0.0, 0.0, patience),
-                      ("train", "none", 0.0, 0.0, 0.0, patience),
-                      ("train", "light", 0.1, 0.25, 0.05, 4),
-                      ("train", "medium", 0.1, 0.0, 0.0, 0)]
+    assert handed == [("train", "report", 0.0, 0.0, 0.0, patience, 0),
+                      ("train", "none", 0.0, 0.0, 0.0, patience, 0),
+                      ("train", "light", 0.1, 0.25, 0.05, 4, 0),
+                      ("train", "medium", 0.1, 0.0, 0.0, 0, 48)]
 
 
 @pytest.mark.parametrize("experiment", ["train", "all"])

@@ -1,8 +1,8 @@
 """Keras callbacks the suite adds to Keras's own: a NaN guard that says where the loss
 diverged, two wall-clock budgets with cosine annealing (`time_budget`, `budget_schedule`),
-per-epoch test evaluation, a step-wise loss log, an exponential moving average of the
-weights (`weight_average`); and `monitor_mode`, the one rule for whether a metric is better
-high or low."""
+progressive resizing (`EpochSizes`, `progressive_resizing`), per-epoch test evaluation, a
+step-wise loss log, an exponential moving average of the weights (`weight_average`); and
+`monitor_mode`, the one rule for whether a metric is better high or low."""
 
 from __future__ import annotations
 
@@ -168,8 +168,68 @@ def time_budget(minutes: float, anneal: bool = True):
     return TimeBudget()
 
 
+class EpochSizes:
+    """Progressive resizing: the first `fraction` of the planned epochs train on photos
+    shrunk to `low` pixels a side, the rest at `full` (fast.ai's DAWNBench runs; the
+    "progressive learning" of EfficientNetV2). The cheap epochs come first, while the net
+    learns coarse shapes; the last ones, at the size it will be judged at, settle it there.
+
+    Once an epoch has run at `full`, every later one does too (a longer plan never shrinks
+    the photos again); `first_full` says since which epoch (0-based), for a resumed run.
+    """
+
+    def __init__(self, low: int, full: int, fraction: float, first_full: int | None = None):
+        if not 0 < low < full:
+            raise ValueError(f"the low size must be in (0, {full}), got {low}.")
+        self.low, self.full, self.fraction = low, full, fraction
+        self.first_full = first_full
+        self.current = None  # the size of the epoch under way
+
+    def switch(self, planned: int | None) -> int | None:
+        """The first full-size epoch of a plan of `planned` epochs (None: not yet known)."""
+        if self.first_full is not None:
+            return self.first_full
+        return None if planned is None else math.floor(self.fraction * planned + 0.5)
+
+    def at(self, epoch: int, planned: int | None) -> int:
+        """The size epoch `epoch` (0-based) trains at under a plan of `planned` epochs."""
+        switch = self.switch(planned)
+        return self.low if switch is None or epoch < switch else self.full
+
+    def counts(self, done: int, planned: int) -> dict:
+        """{size: epochs} of epochs `done` .. `planned` - 1."""
+        switch = self.switch(planned)
+        low = max(0, min(switch, planned) - done)
+        return {self.low: low, self.full: planned - done - low}
+
+    def begin(self, epoch: int, planned: int | None) -> int:
+        self.current = self.at(epoch, planned)
+        if self.current == self.full and self.first_full is None:
+            self.first_full = epoch
+        return self.current
+
+
+def progressive_resizing(sizes: EpochSizes, variable, planned):
+    """A callback that sets `variable` (the training pipeline's photo size, a `tf.Variable`
+    read at every batch) to `sizes`' size at each epoch's start, `planned()` being the
+    current plan of epochs, and logs the size as `image_size`."""
+    import keras
+
+    class ProgressiveResizing(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            # Before the epoch's iterator exists: Keras makes a new one for every epoch of a
+            # finite dataset, after on_epoch_begin, so no batch is made at the old size.
+            variable.assign(sizes.begin(epoch, planned()))
+
+        def on_epoch_end(self, epoch, logs=None):
+            if logs is not None:
+                logs["image_size"] = sizes.current
+
+    return ProgressiveResizing()
+
+
 def budget_schedule(budget_seconds: float, clock, base_lr: float, max_epochs: int,
-                    steps_per_epoch: int, tail_seconds: float, prior_rows=()):
+                    steps_per_epoch: int, tail_seconds: float, prior_rows=(), sizes=None):
     """Fit the epochs to a wall-clock budget and anneal the learning rate to its end.
 
     The first epoch runs at `base_lr` and is timed; from then on the plan is the epochs that
@@ -179,6 +239,11 @@ def budget_schedule(budget_seconds: float, clock, base_lr: float, max_epochs: in
     less `tail_seconds` (kept for what follows fit) is spent. A resumed run takes its epoch
     time from the earlier attempts' `history.csv` rows (`prior_rows`, with
     `elapsed_seconds`). `.planned_epochs` is the current plan (None before the first).
+
+    With `sizes` (an `EpochSizes`; its callback after this one), epochs are timed per photo
+    size, and a size not timed yet is costed from one that was, scaled by the pixels (an
+    over-estimate for a larger size: part of an epoch, validation included, does not grow
+    with the training photos).
     """
     import keras
 
@@ -186,21 +251,38 @@ def budget_schedule(budget_seconds: float, clock, base_lr: float, max_epochs: in
         def __init__(self):
             super().__init__()
             self.planned_epochs = None
-            self.epoch_seconds = None
+            self.seconds = {}  # epoch seconds by photo size (None: one size)
             times = [r["elapsed_seconds"] for r in prior_rows if "elapsed_seconds" in r]
             if len(times) >= 2:
-                self.epoch_seconds = times[-1] - times[-2]
+                self.seconds[self._size_of(prior_rows[-1])] = times[-1] - times[-2]
+
+        def _size_of(self, row):
+            return None if sizes is None else int(row.get("image_size", sizes.full))
+
+        def _cost(self, size) -> float:
+            if size in self.seconds:
+                return self.seconds[size]
+            known = min(self.seconds, key=lambda s: abs(s - size))
+            return self.seconds[known] * (size / known) ** 2
+
+        def _epochs_cost(self, done: int, planned: int) -> float:
+            counts = {None: planned - done} if sizes is None else sizes.counts(done, planned)
+            return sum(n * self._cost(size) for size, n in counts.items() if n)
 
         def plan(self, epochs_done: int):
             left = budget_seconds - tail_seconds - clock()
-            fit = max(0, int(left // self.epoch_seconds))
-            self.planned_epochs = min(max_epochs, epochs_done + fit)
-            return fit
+            planned = epochs_done
+            # Each more epoch costs more (a later switch turns one full-size epoch cheap
+            # but adds one): the first that does not fit ends the plan.
+            while planned < max_epochs and self._epochs_cost(epochs_done, planned + 1) <= left:
+                planned += 1
+            self.planned_epochs = planned
+            return planned - epochs_done
 
         def on_epoch_begin(self, epoch, logs=None):
             self._epoch_start = clock()
             self._epoch = epoch
-            if self.planned_epochs is None and self.epoch_seconds:
+            if self.planned_epochs is None and self.seconds:
                 self.plan(epoch)
 
         def on_train_batch_begin(self, batch, logs=None):
@@ -217,9 +299,10 @@ def budget_schedule(budget_seconds: float, clock, base_lr: float, max_epochs: in
 
         def on_epoch_end(self, epoch, logs=None):
             seconds = clock() - self._epoch_start
+            size = None if sizes is None else sizes.current
             # The first epoch also fills the cache: later ones average it away.
-            self.epoch_seconds = seconds if self.epoch_seconds is None else \
-                0.5 * (self.epoch_seconds + seconds)
+            self.seconds[size] = seconds if size not in self.seconds else \
+                0.5 * (self.seconds[size] + seconds)
             if self.plan(epoch + 1) < 1 or epoch + 1 >= self.planned_epochs:
                 self.model.stop_training = True
 

@@ -22,14 +22,20 @@ def history_rows(history) -> list[dict]:
 
 def plot_learning_curves(run, rows: list[dict], name: str = "learning_curves.png",
                          title: str = "") -> str:
-    """Loss and accuracy per epoch, train and validation, side by side; returns the file."""
+    """Loss and accuracy per epoch, train and validation, side by side; returns the file.
+    Rows with an `image_size` (progressive resizing) mark each epoch the photos grew at."""
     fig, (ax_loss, ax_acc) = new_figure(ncols=2, width=10)
     epochs = [r["epoch"] for r in rows]
+    grew = [(b["epoch"], int(b["image_size"])) for a, b in zip(rows, rows[1:])
+            if "image_size" in a and "image_size" in b and b["image_size"] != a["image_size"]]
     for ax, metric in ((ax_loss, "loss"), (ax_acc, "accuracy")):
         for prefix, label in (("", "train"), ("val_", "validation")):
             key = prefix + metric
             if rows and key in rows[0]:
                 ax.plot(epochs, [r[key] for r in rows], marker=".", label=label)
+        for epoch, side in grew:
+            ax.axvline(epoch - 0.5, color="grey", linestyle=":",
+                       label=f"photos {side}x{side} from here")
         ax.set(xlabel="epoch", ylabel=metric)
         ax.grid(alpha=0.3)
         ax.legend()

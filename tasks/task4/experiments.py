@@ -69,7 +69,8 @@ def train_argv(args) -> list[str]:
     """`all`'s flags as train's command line (its common flags come from `task`)."""
     argv = ["--model", args.model, "--engine", args.engine,
             "--image-size", str(args.image_size), "--precision", args.precision,
-            "--weight-decay", str(args.weight_decay), "--ema", str(args.ema)]
+            "--weight-decay", str(args.weight_decay), "--ema", str(args.ema),
+            "--progressive", str(args.progressive)]
     for name in TRAIN_OPTIONAL_FLAGS:
         if getattr(args, name) is not None:
             argv += [f"--{name.replace('_', '-')}", str(getattr(args, name))]

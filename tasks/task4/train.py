@@ -25,8 +25,8 @@ from suite.errors import UsageError, must_be
 from suite.io import atomic_write_json, read_csv, read_json
 from suite.report import Report, percent
 from tasks.task4 import reported
-from training.callbacks import (NaNLossError, budget_schedule, monitor_mode, nan_guard,
-                                weight_average)
+from training.callbacks import (EpochSizes, NaNLossError, budget_schedule, monitor_mode,
+                                nan_guard, progressive_resizing, weight_average)
 from training.fitting import compile_classifier, plot_learning_curves
 from training.optimizers import make_optimizer
 from training.precision import PRECISIONS, compute_precision, resolve
@@ -70,6 +70,10 @@ BUDGET_MAX_EPOCHS = 1000
 # Early stopping's patience in epochs, off under a budget: the schedule anneals to the
 # budget's last epoch, where the best weights come (epoch 46 of 50 at 30 minutes).
 PATIENCE = 30
+# --progressive: the share of the planned epochs trained on the shrunk photos (the first).
+PROGRESSIVE_FRACTION = 0.5
+# Nets that take photos of any size (global average pooling, no flattened dense stack).
+ANY_SIZE_MODELS = ("cpu_net",)
 # Training steps per compiled call. One: the budget schedule sets the learning rate before
 # every step. More would be allowed (the rate is set at each call's start), but
 # `bench/train_speed.py` measured no gain from 8 for cpu_net, whose step (~0.1 s for a
@@ -125,6 +129,11 @@ ARGUMENTS = [
              f"default {PATIENCE}, or never under --budget-minutes, whose learning rate "
              "reaches zero only at the budget's last epoch)"),
     arg("--image-size", type=positive_int, default=64, help="photos are resized to this"),
+    arg("--progressive", type=nonnegative_int, default=0,
+        help="progressive resizing: the first half of the epochs train on photos shrunk to "
+             "this side after their augmentation (48: about 0.6x the time an epoch on 2 "
+             "cores), the rest at --image-size, which is what validation, model.keras and "
+             "submit use; cpu_net only (0 = off)"),
     arg("--precision", choices=PRECISIONS, default="auto",
         help="arithmetic of the training steps: auto is bfloat16 (Keras's mixed_bfloat16: "
              "float32 weights, bfloat16 compute) on a CPU with native bfloat16 instructions "
@@ -201,7 +210,20 @@ def settings(args) -> dict:
     if args.quick:
         chosen["epochs"] = min(chosen["epochs"], 2)
     chosen["precision"] = resolve(getattr(args, "precision", "auto"))
+    chosen["progressive"] = progressive_size(args, model)
     return {"model": model, "architecture": architecture, **chosen}
+
+
+def progressive_size(args, model: str) -> int:
+    """--progressive's side, checked (0 = off)."""
+    low = getattr(args, "progressive", 0) or 0
+    if low and model not in ANY_SIZE_MODELS:
+        raise UsageError(must_be("--progressive's model", f"{' or '.join(ANY_SIZE_MODELS)} "
+                                 "(a net that takes photos of any size)", model))
+    if low and not low < args.image_size:
+        raise UsageError(must_be("--progressive", f"under --image-size ({args.image_size})",
+                                 low))
+    return low
 
 
 def patience_epochs(args) -> int:
@@ -211,7 +233,8 @@ def patience_epochs(args) -> int:
     return 0 if args.budget_minutes else PATIENCE
 
 
-def make_model(config: dict, image_size: int):
+def make_model(config: dict, image_size: int | None):
+    """The configured net for photos `image_size` a side (None: any size)."""
     shape = (image_size, image_size, 3)
     arch = dict(config["architecture"])
     try:
@@ -356,17 +379,18 @@ def load_data(args):
     return data
 
 
-def make_datasets(args, data, config: dict):
+def make_datasets(args, data, config: dict, resize=None):
     """The training pipeline (shuffled, augmented by the run's `augment` of `AUGMENTS` and
-    then its `cutout`) and the validation one (file order, larger batches); `config` is
-    `settings(args)`. The files were checked by the loader."""
+    then its `cutout`, then shrunk to `resize`'s side, a `tf.Variable`, if given) and the
+    validation one (file order, larger batches); `config` is `settings(args)`. The files
+    were checked by the loader."""
     from data.dogs import make_dataset
 
     batch_size = config["batch_size"]
     augment = AUGMENTS[config["augment"]].replace(engine=args.engine, cutout=config["cutout"])
     train_data = make_dataset(data.train_files, data.train_labels, batch_size,
                               args.image_size, augment=augment, shuffle=True, seed=args.seed,
-                              check=False)
+                              check=False, resize=resize)
     val_data = make_dataset(data.val_files, data.val_labels, max(64, batch_size),
                             args.image_size, check=False) if data.val_files else None
     print(f"{len(data.train_files):,} training and {len(data.val_files):,} validation photos "
@@ -377,12 +401,16 @@ def make_datasets(args, data, config: dict):
 def compiled_model(args, config: dict, steps_per_call: int = STEPS_PER_CALL,
                    jit_compile=JIT_COMPILE):
     """The configured net, seeded, built in the run's precision and compiled with its
-    optimiser (`bench/train_speed.py` varies the speed settings)."""
+    optimiser (`bench/train_speed.py` varies the speed settings). Under --progressive it
+    takes photos of any size, once checked at the smallest."""
     import keras
 
+    low = config.get("progressive")
+    if low:
+        make_model(config, low)  # fails with a sentence if the net does not fit them
     keras.utils.set_random_seed(args.seed)
     with compute_precision(config["precision"]):
-        model = make_model(config, args.image_size)
+        model = make_model(config, None if low else args.image_size)
     compile_classifier(model, make_optimizer(config["optimizer"], config["learning_rate"],
                                              momentum=config["momentum"],
                                              weight_decay=args.weight_decay),
@@ -408,9 +436,21 @@ def save_float32(model, path, config: dict, image_size: int) -> None:
     copy.save(path)
 
 
-def fit_callbacks(args, run, config: dict, clock, prior_rows, train_images: int):
+def epoch_sizes(config: dict, image_size: int, prior_rows) -> EpochSizes | None:
+    """--progressive's sizes by epoch (None when off); a resumed run keeps the epoch its
+    photos reached full size at."""
+    if not config.get("progressive"):
+        return None
+    full = [r["epoch"] - 1 for r in prior_rows if r.get("image_size") == image_size]
+    return EpochSizes(config["progressive"], image_size, PROGRESSIVE_FRACTION,
+                      first_full=min(full) if full else None)
+
+
+def fit_callbacks(args, run, config: dict, clock, prior_rows, train_images: int,
+                  resize=None):
     """(NaN guard, weight average or None, every callback of the fit): guard, history,
-    budget, weight average, checkpoints, logs."""
+    budget, progressive resizing (of `resize`, the pipeline's `tf.Variable`), weight
+    average, checkpoints, logs."""
     import keras
 
     guard = nan_guard()
@@ -419,12 +459,20 @@ def fit_callbacks(args, run, config: dict, clock, prior_rows, train_images: int)
     # epoch is checkpointed and recorded afresh.
     best = best_record(run)
     best_so_far = best["val_accuracy"] if best else None
-    callbacks = [guard, history_writer(run, clock)]
+    sizes = epoch_sizes(config, args.image_size, prior_rows)
+    budget = None
     if args.budget_minutes:
         steps = math.ceil(train_images / config["batch_size"])
-        callbacks.append(budget_schedule(60 * args.budget_minutes, clock,
-                                         config["learning_rate"], config["epochs"], steps,
-                                         BUDGET_TAIL_SECONDS, prior_rows))
+        budget = budget_schedule(60 * args.budget_minutes, clock, config["learning_rate"],
+                                 config["epochs"], steps, BUDGET_TAIL_SECONDS, prior_rows,
+                                 sizes=sizes)
+    # The sizes' callback after the budget's (which plans the epochs it reads) and before
+    # the history's (which records the epoch's size).
+    callbacks = [guard, *([budget] if budget else [])]
+    if sizes is not None:
+        callbacks.append(progressive_resizing(
+            sizes, resize, lambda: budget.planned_epochs if budget else config["epochs"]))
+    callbacks.append(history_writer(run, clock))
     average = weight_average(args.ema, run.file("backup") / AVERAGE_FILE) if args.ema \
         else None
     callbacks += checkpoint_callbacks(run, best_so_far, patience_epochs(args),
@@ -493,11 +541,19 @@ def train_metrics(model, best: dict, rows, seconds: float, config: dict, args, d
         "batch_size": config["batch_size"], "augment": config["augment"],
         "label_smoothing": config["label_smoothing"], "cutout": config["cutout"],
         "weight_decay": args.weight_decay, "ema": args.ema,
+        "progressive": config["progressive"],
         "architecture": config["architecture"],
         "precision": config["precision"], "steps_per_call": model.steps_per_execution,
         "train_images": len(data.train_files), "val_images": len(data.val_files),
         "skipped_images": len(data.skipped),
     }
+
+
+def photo_size_variable(image_size: int):
+    """The training photos' side, read by the pipeline at every batch (--progressive)."""
+    import tensorflow as tf
+
+    return tf.Variable(image_size, dtype=tf.int32, trainable=False, name="photo_size")
 
 
 def train(args, run, started=None):
@@ -515,10 +571,11 @@ def train(args, run, started=None):
 
     config = settings(args)
     data = load_data(args)
-    train_data, val_data = make_datasets(args, data, config)
+    resize = photo_size_variable(args.image_size) if config["progressive"] else None
+    train_data, val_data = make_datasets(args, data, config, resize)
     model = compiled_model(args, config)
     guard, average, callbacks = fit_callbacks(args, run, config, clock, prior_rows,
-                                              len(data.train_files))
+                                              len(data.train_files), resize)
     model.fit(train_data, validation_data=val_data, epochs=config["epochs"],
               callbacks=callbacks, verbose=2, shuffle=False)  # tf.data shuffles
     rows = previous_rows(run)
@@ -550,7 +607,8 @@ def train_report(metrics: dict, config: dict, args) -> Report:
     extras = "".join(f", {name} {value:g}" for name, value in (
         ("cutout", config["cutout"]), ("label smoothing", config["label_smoothing"]),
         ("weight decay", args.weight_decay),
-        ("weight average (EMA) decay", args.ema)) if value)
+        ("weight average (EMA) decay", args.ema),
+        ("progressive resizing from side", config["progressive"])) if value)
     report = Report(f"Task 4 train: {metrics['model']} on Dogs vs. Cats",
                     f"{metrics['params']:,} parameters, {config['optimizer']} lr "
                     f"{config['learning_rate']}, batch {config['batch_size']}, "

@@ -153,16 +153,17 @@ def affine_parameters(config: AugmentConfig, uniform, height: int, width: int):
 
     Returns a dict of (B,) tensors: theta (deg), tx, ty (pixels), shear (deg), zx, zy, flip.
     As in IDG, `tx` comes from height_shift_range (times the height) and `ty` from
-    width_shift_range (times the width).
+    width_shift_range (times the width). In `keras.ops`, so it runs on any backend (in
+    tf.data's graph here; on JAX in `tasks/task4/portable.py`).
     """
-    import tensorflow as tf
+    from keras import ops
 
     def spread(column, half_range):
         return (2.0 * uniform[:, column] - 1.0) * half_range
 
     low, high = config.zoom_bounds
-    flip = tf.cast(uniform[:, 6] < 0.5, tf.float32) if config.horizontal_flip else \
-        tf.zeros_like(uniform[:, 6])
+    flip = ops.cast(uniform[:, 6] < 0.5, "float32") if config.horizontal_flip else \
+        ops.zeros_like(uniform[:, 6])
     height_shift = config.height_shift_range * (height if config.height_shift_range < 1 else 1)
     width_shift = config.width_shift_range * (width if config.width_shift_range < 1 else 1)
     return {
@@ -182,20 +183,21 @@ def affine_transforms(params, height: int, width: int):
     IDG builds M = rotation . shift . shear . zoom in (x, y) = (column, row) coordinates,
     centred on the image, mapping an output pixel to the input point it samples; that is
     exactly the projective transform `keras.ops.image.affine_transform` takes. A horizontal
-    flip of the output, x -> (width - 1) - x, is folded into the same matrix.
+    flip of the output, x -> (width - 1) - x, is folded into the same matrix. In
+    `keras.ops`, as `affine_parameters`.
     """
-    import tensorflow as tf
+    from keras import ops
 
     theta = params["theta"] * (math.pi / 180)
     shear = params["shear"] * (math.pi / 180)
-    cos, sin = tf.cos(theta), tf.sin(theta)
+    cos, sin = ops.cos(theta), ops.sin(theta)
     zx, zy, tx, ty = params["zx"], params["zy"], params["tx"], params["ty"]
     # rotation . shift . shear . zoom, multiplied out (IDG's `apply_affine_transform`).
     m00 = cos * zx
-    m01 = (-cos * tf.sin(shear) - sin * tf.cos(shear)) * zy
+    m01 = (-cos * ops.sin(shear) - sin * ops.cos(shear)) * zy
     m02 = cos * tx - sin * ty
     m10 = sin * zx
-    m11 = (-sin * tf.sin(shear) + cos * tf.cos(shear)) * zy
+    m11 = (-sin * ops.sin(shear) + cos * ops.cos(shear)) * zy
     m12 = sin * tx + cos * ty
     # transform_matrix_offset_center(M, h, w): offset . M . reset, offsets (h/2 - .5, w/2 - .5).
     ox, oy = height / 2 - 0.5, width / 2 - 0.5
@@ -208,8 +210,8 @@ def affine_transforms(params, height: int, width: int):
     m12 = m12 + m10 * shift
     m00 = m00 * sign
     m10 = m10 * sign
-    zeros = tf.zeros_like(m00)
-    return tf.stack([m00, m01, m02, m10, m11, m12, zeros, zeros], axis=1)
+    zeros = ops.zeros_like(m00)
+    return ops.stack([m00, m01, m02, m10, m11, m12, zeros, zeros], axis=1)
 
 
 def fast_augment(images, seed, config: AugmentConfig):

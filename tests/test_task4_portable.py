@@ -47,3 +47,4 @@ def test_a_missing_photos_file_is_one_sentence(tmp_path, capsys):
     assert portable.main(argv) == 2
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("portable: error: ") and "none.npz" in line
+    assert not (tmp_path / "run").exists()  # no results folder for a run that never began

@@ -13,8 +13,9 @@ this project's builder (`models.vgg.build_vgg`) and augmentation (`data.augment`
 parameters and matrices, which are written in `keras.ops`, applied with
 `keras.ops.image.affine_transform`), validating after every epoch until `--minutes` are
 spent. Each epoch's row goes to `history.csv` and `metrics.json` as soon as it ends, so a
-run cut short keeps what it measured. The weights (181 MB) are not saved: this is a
-measurement of the report's recipe on a GPU, not a model for `submit`.
+run cut short keeps what it measured; `learning_curves.png` plots them at the end. The
+weights (181 MB) are not saved: this is a measurement of the report's recipe on a GPU, not a
+model for `submit`.
 """
 
 from __future__ import annotations
@@ -106,14 +107,14 @@ def train(photos, out, minutes: float, limit: int | None = None, seed: int = 0,
 
     from data.augment import REPORT_AUGMENT
     from models.vgg import build_vgg, trainable_params
-    from suite.io import atomic_write_csv, atomic_write_json
-    from training.fitting import compile_classifier
+    from suite.runs import RunDir
+    from training.fitting import compile_classifier, plot_learning_curves
     from training.optimizers import make_optimizer
 
     started = time.time()
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     (x_train, y_train), (x_val, y_val) = unpack(photos, limit)
+    run = RunDir(out, {"photos": str(photos), "limit": limit, "seed": seed,
+                       "momentum": momentum})
     x_val = x_val.astype(np.float32) / 255.0
     keras.utils.set_random_seed(seed)
     model = build_vgg(depth=13, input_shape=x_train.shape[1:])
@@ -144,16 +145,17 @@ def train(photos, out, minutes: float, limit: int | None = None, seed: int = 0,
                      "elapsed_seconds": round(time.time() - started, 1)})
         if best is None or val_accuracy > best["val_accuracy"]:
             best = rows[-1]
-        atomic_write_csv(out / "history.csv", rows)
+        run.write_history(rows)
         metrics = {**about, "epochs": len(rows), "best_epoch": best["epoch"],
                    "val_accuracy": best["val_accuracy"], "val_loss": best["val_loss"],
                    "seconds": round(time.time() - started, 1)}
-        atomic_write_json(out / "metrics.json", metrics)
+        run.write_metrics(metrics)
         print(f"epoch {epoch + 1}: loss {rows[-1]['loss']:.4f}, accuracy "
               f"{rows[-1]['accuracy']:.4f}, val_accuracy {val_accuracy:.4f} "
               f"({epoch_seconds:.1f} s)", flush=True)
     if rows:
-        _plot(out, rows)
+        plot_learning_curves(run, rows, title="Report B's VGG-13: SGD 0.015, batch 16, the "
+                                              "report's augmentation")
     return metrics if rows else about
 
 
@@ -165,21 +167,6 @@ def _devices():
 
         return jax.devices()
     return []
-
-
-def _plot(out: Path, rows) -> None:
-    from suite.plots import new_figure
-
-    fig, (ax_loss, ax_acc) = new_figure(ncols=2, width=10)
-    epochs = [r["epoch"] for r in rows]
-    for ax, metric in ((ax_loss, "loss"), (ax_acc, "accuracy")):
-        ax.plot(epochs, [r[metric] for r in rows], marker=".", label="train")
-        ax.plot(epochs, [r[f"val_{metric}"] for r in rows], marker=".", label="validation")
-        ax.set(xlabel="epoch", ylabel=metric)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.suptitle("Report B's VGG-13, SGD 0.015, batch 16, the report's augmentation")
-    fig.savefig(out / "learning_curves.png", dpi=110, bbox_inches="tight")
 
 
 def main(argv=None) -> int:
@@ -200,6 +187,7 @@ def main(argv=None) -> int:
                                f"uses {MOMENTUM})")
     args = parser.parse_args(argv)
     from data.errors import DataError
+    from suite.errors import UsageError
 
     try:
         if args.command == "pack":
@@ -207,7 +195,7 @@ def main(argv=None) -> int:
             print(f"{path}: {path.stat().st_size / 2**20:.1f} MiB")
         else:
             train(args.photos, args.out, args.minutes, args.limit, momentum=args.momentum)
-    except (OSError, ValueError, KeyError, DataError) as error:
+    except (OSError, ValueError, KeyError, DataError, UsageError) as error:
         print(f"portable: error: {error}", file=sys.stderr)
         return 2
     return 0

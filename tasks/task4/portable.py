@@ -8,7 +8,8 @@
 of 18,000 training and 4,500 validation photos at 64x64 as JPEGs in one `.npz` (quality 90:
 about 2 KB a photo, small enough to carry to a machine with a GPU and no TensorFlow).
 `train` needs only Keras, NumPy and Pillow: it trains report B's VGG-13 (45,238,466
-parameters, SGD with momentum 0.9 at 0.015, batches of 16, the report's augmentation) with
+parameters, SGD at 0.015, batches of 16, the report's augmentation: `train --model
+vgg13`'s recipe, momentum 0.9 unless `--momentum` says otherwise) with
 this project's builder (`models.vgg.build_vgg`) and augmentation (`data.augment`'s affine
 parameters and matrices, which are written in `keras.ops`, applied with
 `keras.ops.image.affine_transform`), validating after every epoch until `--minutes` are
@@ -28,8 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-# Report B's recipe (tasks/task4/train.py's RECIPES["vgg"]; SGD with momentum 0.9).
-LEARNING_RATE, MOMENTUM, BATCH_SIZE = 0.015, 0.9, 16
+from tasks.task4.train import MOMENTUM, RECIPES
+
+# Report B's recipe, as `train --model vgg13` runs it.
+LEARNING_RATE, BATCH_SIZE = RECIPES["vgg"]["learning_rate"], RECIPES["vgg"]["batch_size"]
 JPEG_QUALITY = 90
 AUGMENT_CHUNK = 2048  # photos warped at once
 EVAL_BATCH = 256

@@ -497,3 +497,33 @@ def test_a_search_lists_its_photos_once_and_every_trial_takes_the_same(tmp_path,
     args.seed = 1
     again = search_split(args, run)
     assert len(again["train_files"]) + len(again["val_files"]) == 11
+
+
+def test_a_ctrl_c_while_a_trial_process_shuts_down_still_ends_the_chain(monkeypatch):
+    """The child has finished its trial (status 'more trials') when Ctrl-C lands: the
+    chain stops there instead of starting the next process."""
+    import argparse
+    import os
+    import signal
+
+    import tuning.vgg as vgg
+
+    statuses = [vgg.MORE_TRIALS, 0]  # the first child's trial done; the second would end it
+
+    class Child:
+        started = 0
+
+        def __init__(self, command):
+            Child.started += 1
+
+        def wait(self):
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C reaches the whole process group
+            return statuses.pop(0)
+
+    monkeypatch.setattr(vgg.subprocess, "Popen", Child)
+    monkeypatch.setattr(vgg, "results_folder", lambda args: None)
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        vgg._trial_processes(argparse.Namespace(), [])
+    assert Child.started == 1
+    assert signal.getsignal(signal.SIGINT) is handler

@@ -283,14 +283,19 @@ def _trial_processes(args, argv: list[str]) -> int:
     results_folder(args)  # checks (or, with --overwrite, empties) the folder once, here
     command = [sys.executable, "-m", "tuning.vgg", *_without(argv, {"--overwrite"}, set()),
                "--in-child"]
+    interrupted = []
     while True:
         child = subprocess.Popen(command)
         # Ctrl-C reaches the child too: it writes its report and exits 130; wait for that.
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # One that lands after the child's last trial (while it shuts down, too late for it
+        # to notice) is remembered here and ends the chain all the same.
+        previous = signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
         try:
             status = child.wait()
         finally:
             signal.signal(signal.SIGINT, previous)
+        if interrupted and status == MORE_TRIALS:
+            raise KeyboardInterrupt
         if status != MORE_TRIALS:
             return status
 

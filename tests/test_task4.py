@@ -3,6 +3,7 @@
 import argparse
 import contextlib
 import json
+import math
 import re
 import time
 from types import SimpleNamespace
@@ -55,7 +56,8 @@ def test_hparams_file_from_tuning_sets_model_and_optimiser(tmp_path):
                                 "momentum": 0.0, "trial_id": "07"}))
     args = argparse.Namespace(hparams=str(path), model="cpu_net", optimizer=None, lr=None,
                               batch_size=None, epochs=None, budget_minutes=None, quick=False,
-                              augment=None, label_smoothing=None, cutout=None, width=None)
+                              augment=None, label_smoothing=None, cutout=None, width=None,
+                              warmup=None)
     config = train_module.settings(args)
     assert config["model"] == "vgg6" and config["optimizer"] == "adam"
     assert config["learning_rate"] == 0.01 and config["batch_size"] == 8
@@ -78,7 +80,8 @@ def test_hparams_file_from_a_cpu_size_search_builds_that_cpu_net(tmp_path):
                                 "model": "cpu_net", "width": 16, "momentum": 0.9}))
     args = argparse.Namespace(hparams=str(path), model="vgg13", optimizer=None, lr=None,
                               batch_size=None, epochs=None, budget_minutes=None, quick=False,
-                              augment=None, label_smoothing=None, cutout=None, width=None)
+                              augment=None, label_smoothing=None, cutout=None, width=None,
+                              warmup=None)
     config = train_module.settings(args)
     assert config["model"] == "cpu_net" and config["momentum"] == 0.9
     model = train_module.make_model(config, 32)
@@ -284,6 +287,56 @@ def test_budget_stops_mid_epoch_when_an_epoch_outlasts_it():
     x = np.ones((80, 2), np.float32)
     model.fit(x, x[:, :1], batch_size=8, epochs=5, verbose=0, callbacks=[Clock(), budget])
     assert Clock.batches == 4  # 120 "seconds" > 100: stopped within the first epoch
+
+
+def test_warmup_rises_linearly_to_the_rate_then_follows_the_cosine_to_zero():
+    from training.callbacks import cosine_rate, warmup_cosine_rate
+
+    rate = warmup_cosine_rate
+    # Two warm-up epochs of 4 steps: each step adds an eighth of the rate.
+    assert [rate(0.8, e / 4, 10, warmup=2, step=0.25) for e in range(8)] == \
+        pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8])
+    assert rate(0.8, 2.0, 10, 2) == pytest.approx(0.8)  # then the cosine over 8 epochs
+    assert rate(0.8, 6.0, 10, 2) == pytest.approx(0.4)
+    assert rate(0.8, 10.0, 10, 2) == pytest.approx(0.0, abs=1e-12)
+    assert rate(0.8, 3.0, None, 2) == 0.8  # before any plan, the full rate
+    assert rate(0.8, 1.0, 3, 2) == pytest.approx(0.8 / 1.5)  # 3 planned: 1.5 epochs warm
+    assert rate(0.8, 1.0, 3, 2, step=0.25) == pytest.approx(0.8 * 1.25 / 1.5)
+    assert rate(0.8, 1.5, 3, 2) == pytest.approx(0.8)
+    # No warm-up is the plain cosine.
+    assert rate(0.8, 3.0, 10) == pytest.approx(cosine_rate(0.8, 0.3))
+
+
+def test_a_budget_with_warmup_sets_each_steps_rate_from_the_first(tmp_path):
+    import keras
+
+    from training.callbacks import budget_schedule
+
+    tail = train_module.BUDGET_TAIL_SECONDS
+    budget = budget_schedule(tail + 300, lambda: 0.0, base_lr=0.1, max_epochs=3,
+                             steps_per_epoch=4, tail_seconds=tail, warmup=1)
+    rates = []
+
+    class Rates(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    x = np.ones((16, 2), np.float32)
+    model.fit(x, x[:, :1], batch_size=4, epochs=3, verbose=0, callbacks=[budget, Rates()])
+    assert budget.planned_epochs == 3
+    # Epoch 1 warms up; epochs 2 and 3 follow the cosine from 0.1 over the 2 left.
+    expected = [0.025, 0.05, 0.075, 0.1] + [0.05 * (1 + math.cos(math.pi * k / 8))
+                                             for k in range(8)]
+    assert rates == pytest.approx(expected)
+
+
+def test_warmup_without_a_budget_is_one_sentence(tmp_path, capsys):
+    data = make_kaggle(tmp_path / "dogs", per_class=4, test=0)
+    assert task.main(train_argv(data, tmp_path / "run") + ["--warmup", "2"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "--warmup needs --budget-minutes" in line
 
 
 def test_progressive_sizes_shrink_the_plans_first_half_and_never_go_back():

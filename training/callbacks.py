@@ -130,6 +130,22 @@ def cosine_rate(base_lr: float, fraction: float) -> float:
     return base_lr * 0.5 * (1 + math.cos(math.pi * fraction))
 
 
+def warmup_cosine_rate(base_lr: float, position: float, planned: int | None,
+                       warmup: float = 0.0, step: float = 0.0) -> float:
+    """The rate at the step that begins `position` epochs into a run of `planned` epochs
+    (None: not planned yet), `step` being one step's share of an epoch: a linear rise over
+    the first `warmup` epochs, each step adding `base_lr` * step / warmup (Goyal et al.'s
+    warm-up; with the cosine fall after it, a one-cycle), then a cosine from `base_lr` to
+    zero at the plan's end. A plan too short for its warm-up warms up for half of it.
+    """
+    warm = warmup if planned is None else min(warmup, planned / 2)
+    if position < warm:
+        return base_lr * min(1.0, (position + step) / warm)
+    if planned is None:
+        return base_lr
+    return cosine_rate(base_lr, min(1.0, (position - warm) / (planned - warm)))
+
+
 def time_budget(minutes: float, anneal: bool = True):
     """A callback that stops training after `minutes` of wall-clock time and, with `anneal`,
     lowers the learning rate along a cosine of the budget's elapsed fraction (from the
@@ -229,12 +245,14 @@ def progressive_resizing(sizes: EpochSizes, variable, planned):
 
 
 def budget_schedule(budget_seconds: float, clock, base_lr: float, max_epochs: int,
-                    steps_per_epoch: int, tail_seconds: float, prior_rows=(), sizes=None):
+                    steps_per_epoch: int, tail_seconds: float, prior_rows=(), sizes=None,
+                    warmup: float = 0.0):
     """Fit the epochs to a wall-clock budget and anneal the learning rate to its end.
 
-    The first epoch runs at `base_lr` and is timed; from then on the plan is the epochs that
-    still fit (`clock` counts the whole run, data loading and earlier attempts included),
-    and the rate follows a cosine from `base_lr` to zero over the planned epochs. Training
+    The first epoch runs at `base_lr` (or warms up to it: `warmup_cosine_rate`) and is
+    timed; from then on the plan is the epochs that still fit (`clock` counts the whole
+    run, data loading and earlier attempts included), and the rate follows a cosine from
+    `base_lr` to zero over the planned epochs after the `warmup` ones. Training
     stops when the next epoch would not end within the budget, or mid-epoch when the budget
     less `tail_seconds` (kept for what follows fit) is spent. A resumed run takes its epoch
     time from the earlier attempts' `history.csv` rows (`prior_rows`, with
@@ -286,10 +304,10 @@ def budget_schedule(budget_seconds: float, clock, base_lr: float, max_epochs: in
                 self.plan(epoch)
 
         def on_train_batch_begin(self, batch, logs=None):
-            if self.planned_epochs:
-                progress = min(1.0, (self._epoch + batch / steps_per_epoch)
-                               / self.planned_epochs)
-                self.model.optimizer.learning_rate.assign(cosine_rate(base_lr, progress))
+            if self.planned_epochs or warmup:
+                self.model.optimizer.learning_rate.assign(warmup_cosine_rate(
+                    base_lr, self._epoch + batch / steps_per_epoch,
+                    self.planned_epochs or None, warmup, step=1 / steps_per_epoch))
 
         def on_train_batch_end(self, batch, logs=None):
             # An epoch longer than what is left (the first one, or one slowed down) must not

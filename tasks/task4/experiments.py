@@ -62,7 +62,7 @@ ALL_ARGUMENTS = [(names, {**kw, "default": "vgg13"}) if names == ("--model",) el
 # train's own flags that `all` hands on when given (left out, train's recipe decides).
 TRAIN_OPTIONAL_FLAGS = ("hparams", "optimizer", "lr", "batch_size", "epochs",
                         "budget_minutes", "limit", "augment", "cutout", "label_smoothing",
-                        "width", "patience")
+                        "warmup", "width", "patience")
 
 
 def train_argv(args) -> list[str]:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from data.augment import AUGMENTS
 from models.vgg import MODEL_NAMES, build_model, build_vgg, trainable_params
-from suite.cli import arg, fraction, nonnegative_int, positive_float, positive_int
+from suite.cli import (arg, fraction, nonnegative_float, nonnegative_int, positive_float,
+                       positive_int)
 from suite.errors import UsageError, must_be
 from suite.io import atomic_write_json, read_csv, read_json
 from suite.report import Report, percent
@@ -44,11 +45,11 @@ from training.precision import PRECISIONS, compute_precision, resolve
 # a time").
 RECIPES = {
     "vgg": dict(optimizer="sgd", learning_rate=0.015, batch_size=16, epochs=200,
-                augment="report", label_smoothing=0.0, cutout=0.0),
+                augment="report", label_smoothing=0.0, cutout=0.0, warmup=0.0),
     "bn": dict(optimizer="adam", learning_rate=1e-3, batch_size=32, epochs=25,
-               augment="report", label_smoothing=0.0, cutout=0.0),
+               augment="report", label_smoothing=0.0, cutout=0.0, warmup=0.0),
     "cpu_net": dict(optimizer="adam", learning_rate=2e-3, batch_size=64, epochs=40,
-                    augment="medium", label_smoothing=0.1, cutout=0.0),
+                    augment="medium", label_smoothing=0.1, cutout=0.0, warmup=0.0),
 }
 # A budget this long (minutes) trains the CPU net wider: at 30 minutes width 48 fitted 27
 # epochs and was still rising, 0.6 points under width 32's 50 epochs; in 120 minutes it ran
@@ -101,6 +102,10 @@ ARGUMENTS = [
         help="wall-clock minutes for the whole run, data loading included: the first epoch "
              "is timed, the epochs that fit are planned and the learning rate decays to zero "
              "at the last (cosine)"),
+    arg("--warmup", type=nonnegative_float,
+        help="under --budget-minutes, raise the learning rate linearly from near zero to "
+             "its full value over this many epochs (fractions allowed) before the cosine "
+             "brings it down: a one-cycle schedule (0 = off, the recipes' default)"),
     arg("--augment", choices=tuple(AUGMENTS), nargs="?", const="report",
         help="the training photos' augmentation: report (its shifts 0.2, zoom 0.5, shear "
              "0.2 degrees, flip; --augment alone), light (flip and shifts of up to 1/16), "
@@ -193,8 +198,12 @@ def settings(args) -> dict:
             chosen[key] = hp[key]
     flags = {"optimizer": args.optimizer, "learning_rate": args.lr,
              "batch_size": args.batch_size, "epochs": args.epochs, "augment": args.augment,
-             "label_smoothing": args.label_smoothing, "cutout": args.cutout}
+             "label_smoothing": args.label_smoothing, "cutout": args.cutout,
+             "warmup": args.warmup}
     chosen.update({k: v for k, v in flags.items() if v is not None})
+    if chosen["warmup"] and not args.budget_minutes:
+        raise UsageError("--warmup needs --budget-minutes: it starts the budget's schedule "
+                         "(without a budget the learning rate stays constant).")
     if args.budget_minutes and args.epochs is None:
         chosen["epochs"] = BUDGET_MAX_EPOCHS  # the budget decides when to stop
     chosen["optimizer"] = str(chosen["optimizer"]).lower()
@@ -468,7 +477,7 @@ def fit_callbacks(args, run, config: dict, clock, prior_rows, train_images: int,
         steps = math.ceil(train_images / config["batch_size"])
         budget = budget_schedule(60 * args.budget_minutes, clock, config["learning_rate"],
                                  config["epochs"], steps, BUDGET_TAIL_SECONDS, prior_rows,
-                                 sizes=sizes)
+                                 sizes=sizes, warmup=config["warmup"])
     # The sizes' callback after the budget's (which plans the epochs it reads) and before
     # the history's (which records the epoch's size).
     callbacks = [guard, *([budget] if budget else [])]
@@ -543,7 +552,7 @@ def train_metrics(model, best: dict, rows, seconds: float, config: dict, args, d
         "optimizer": config["optimizer"], "learning_rate": config["learning_rate"],
         "batch_size": config["batch_size"], "augment": config["augment"],
         "label_smoothing": config["label_smoothing"], "cutout": config["cutout"],
-        "weight_decay": args.weight_decay, "ema": args.ema,
+        "warmup": config["warmup"], "weight_decay": args.weight_decay, "ema": args.ema,
         "progressive": config["progressive"],
         "architecture": config["architecture"],
         "precision": config["precision"], "steps_per_call": model.steps_per_execution,
@@ -609,7 +618,7 @@ def train_report(metrics: dict, config: dict, args) -> Report:
     val = percent(metrics["val_accuracy"]) if metrics["val_accuracy"] is not None else held_out
     extras = "".join(f", {name} {value:g}" for name, value in (
         ("cutout", config["cutout"]), ("label smoothing", config["label_smoothing"]),
-        ("weight decay", args.weight_decay),
+        ("weight decay", args.weight_decay), ("warm-up epochs", config["warmup"]),
         ("weight average (EMA) decay", args.ema),
         ("progressive resizing from side", config["progressive"])) if value)
     report = Report(f"Task 4 train: {metrics['model']} on Dogs vs. Cats",

@@ -6,6 +6,7 @@ block that moves any of them fails here.
 """
 
 import keras
+import numpy as np
 import pytest
 
 from models import cnn, vgg
@@ -87,3 +88,41 @@ def test_bad_names_are_worded_as_every_bad_value():
         make_initializer("zeros", 1.0)
     with pytest.raises(ValueError, match=r"^regularizer must be one of none, l1, l2; got 'l3'\.$"):
         make_regularizer("l3", 0.1)
+
+
+def test_whitening_kernel_projects_patches_on_their_uncorrelated_principal_directions():
+    from models.layers import whitening_kernel
+
+    rng = np.random.default_rng(0)
+    # Photos whose channels and neighbouring pixels are correlated, as real ones are.
+    base = rng.normal(size=(64, 17, 17, 1))
+    images = np.concatenate([base, 0.5 * base + 0.1 * rng.normal(size=base.shape),
+                             rng.normal(size=base.shape)], axis=-1)
+    images = images[:, :16, :16] + 0.8 * images[:, 1:, 1:]
+    kernel = whitening_kernel(images.astype(np.float32), 3, 8)
+    assert kernel.shape == (3, 3, 3, 8)
+    directions = kernel.reshape(27, 8)
+    np.testing.assert_allclose(directions[:, 4:], -directions[:, :4])
+    np.testing.assert_allclose(directions[:, :4].T @ directions[:, :4], np.eye(4), atol=1e-5)
+    # Projected on them (as a 'valid' conv would), every other patch's values are
+    # uncorrelated, the first direction holding the most variance.
+    windows = np.lib.stride_tricks.sliding_window_view(images, (3, 3), axis=(1, 2))
+    patches = windows[:, ::2, ::2].transpose(0, 1, 2, 4, 5, 3).reshape(-1, 27)
+    projected = (patches - patches.mean(axis=0)) @ directions[:, :4]
+    covariance = projected.T @ projected / len(projected)
+    variances = np.diag(covariance)
+    assert np.all(np.diff(variances) < 0)
+    np.testing.assert_allclose(covariance - np.diag(variances), 0, atol=1e-6 * variances[0])
+    # No other unit direction holds more variance than the first (a random one, tried).
+    others = rng.normal(size=(27, 200))
+    others /= np.linalg.norm(others, axis=0)
+    centred = patches - patches.mean(axis=0)
+    assert np.var(centred @ others, axis=0).max() < variances[0]
+
+
+@pytest.mark.parametrize("filters", [7, 56, 0])
+def test_whitening_kernel_needs_an_even_number_of_filters_within_the_patch_size(filters):
+    from models.layers import whitening_kernel
+
+    with pytest.raises(ValueError, match="even number of filters, at most 54"):
+        whitening_kernel(np.zeros((2, 8, 8, 3), np.float32), 3, filters)

@@ -57,7 +57,7 @@ def test_hparams_file_from_tuning_sets_model_and_optimiser(tmp_path):
     args = argparse.Namespace(hparams=str(path), model="cpu_net", optimizer=None, lr=None,
                               batch_size=None, epochs=None, budget_minutes=None, quick=False,
                               augment=None, label_smoothing=None, cutout=None, width=None,
-                              warmup=None)
+                              warmup=None, whiten=None)
     config = train_module.settings(args)
     assert config["model"] == "vgg6" and config["optimizer"] == "adam"
     assert config["learning_rate"] == 0.01 and config["batch_size"] == 8
@@ -81,7 +81,7 @@ def test_hparams_file_from_a_cpu_size_search_builds_that_cpu_net(tmp_path):
     args = argparse.Namespace(hparams=str(path), model="vgg13", optimizer=None, lr=None,
                               batch_size=None, epochs=None, budget_minutes=None, quick=False,
                               augment=None, label_smoothing=None, cutout=None, width=None,
-                              warmup=None)
+                              warmup=None, whiten=None)
     config = train_module.settings(args)
     assert config["model"] == "cpu_net" and config["momentum"] == 0.9
     model = train_module.make_model(config, 32)
@@ -339,6 +339,35 @@ def test_warmup_without_a_budget_is_one_sentence(tmp_path, capsys):
     assert "--warmup needs --budget-minutes" in line
 
 
+def test_whiten_freezes_the_stem_as_the_training_photos_whitening_conv(tmp_path):
+    import keras
+
+    from models.layers import whitening_kernel
+
+    data = make_kaggle(tmp_path / "dogs", per_class=6, test=0)
+    out = tmp_path / "run"
+    argv = train_argv(data, out) + ["--whiten"]
+    assert task.main(argv) == 0
+    args = task.parser().parse_args(argv)
+    photos = train_module.whitening_photos(args, train_module.load_data(args))
+    assert photos.shape == (len(train_module.load_data(args).train_files), 32, 32, 3)
+    assert 0 <= photos.min() and photos.max() <= 1
+    stem = keras.models.load_model(out / "model.keras", compile=False).get_layer("stem_conv")
+    # Two epochs later the kept kernel is still the whitening one: it was not trained.
+    np.testing.assert_allclose(stem.get_weights()[0],
+                               whitening_kernel(photos, 3, stem.filters), atol=1e-6)
+    assert read_json(out / "metrics.json")["whiten"] is True
+    assert "a whitening stem (frozen)" in (out / "report.md").read_text()
+
+
+def test_whiten_on_a_net_without_a_stem_is_one_sentence(tmp_path, capsys):
+    data = make_kaggle(tmp_path / "dogs", per_class=4, test=0)
+    argv = train_argv(data, tmp_path / "run") + ["--whiten", "--model", "vgg6"]
+    assert task.main(argv) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "--whiten's model must be cpu_net; got 'vgg6'" in line
+
+
 def test_progressive_sizes_shrink_the_plans_first_half_and_never_go_back():
     from training.callbacks import EpochSizes
 
@@ -484,7 +513,7 @@ def test_augment_names_its_choice_and_keeps_the_short_forms(experiment, capsys):
         capsys.readouterr().err)
 
 
-def test_all_hands_the_augment_and_smoothing_flags_on_to_train(tmp_path, monkeypatch):
+def test_all_hands_the_recipe_flags_on_to_train(tmp_path, monkeypatch):
     handed = []
 
     class Handed(Exception):
@@ -494,21 +523,22 @@ def test_all_hands_the_augment_and_smoothing_flags_on_to_train(tmp_path, monkeyp
         config = train_module.settings(args)
         handed.append((args.experiment, config["augment"], config["label_smoothing"],
                        config["cutout"], args.weight_decay, train_module.patience_epochs(args),
-                       config["progressive"]))
+                       config["progressive"], config["warmup"], config["whiten"]))
         raise Handed
 
     monkeypatch.setattr(task, "run", run)
     for flags in ([], ["--no-augment"], ["--augment", "light", "--label-smoothing", "0.1",
                                          "--cutout", "0.25", "--weight-decay", "0.05",
                                          "--patience", "4"],
-                  ["--model", "cpu_net", "--budget-minutes", "5", "--progressive", "48"]):
+                  ["--model", "cpu_net", "--budget-minutes", "5", "--progressive", "48",
+                   "--warmup", "1.5", "--whiten"]):
         with pytest.raises(Handed):
             run_all(task.parser().parse_args(["all", *flags]), RunDir(tmp_path, {}))
     patience = train_module.PATIENCE
-    assert handed == [("train", "report", 0.0, 0.0, 0.0, patience, 0),
-                      ("train", "none", 0.0, 0.0, 0.0, patience, 0),
-                      ("train", "light", 0.1, 0.25, 0.05, 4, 0),
-                      ("train", "medium", 0.1, 0.0, 0.0, 0, 48)]
+    assert handed == [("train", "report", 0.0, 0.0, 0.0, patience, 0, 0.0, False),
+                      ("train", "none", 0.0, 0.0, 0.0, patience, 0, 0.0, False),
+                      ("train", "light", 0.1, 0.25, 0.05, 4, 0, 0.0, False),
+                      ("train", "medium", 0.1, 0.0, 0.0, 0, 48, 1.5, True)]
 
 
 @pytest.mark.parametrize("experiment", ["train", "all"])

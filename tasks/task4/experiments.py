@@ -74,6 +74,8 @@ def train_argv(args) -> list[str]:
     for name in TRAIN_OPTIONAL_FLAGS:
         if getattr(args, name) is not None:
             argv += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    if args.whiten is not None:
+        argv.append("--whiten" if args.whiten else "--no-whiten")
     return argv
 
 

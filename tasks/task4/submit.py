@@ -141,8 +141,6 @@ def predict_dog(model, files, image_size: int, tta: str = DEFAULT_TTA) -> np.nda
 
     images = make_dataset(files, batch_size=PREDICT_BATCH, image_size=image_size, cache=False,
                           check=False)
-    if tta == "none":
-        return model.predict(images, verbose=0)[:, 1]
     return view_probabilities(model, images, tta_shift(image_size),
                               which=TTA_MODES[tta]).mean(axis=0)
 

@@ -11,6 +11,7 @@ and the best-validation checkpoint stays the best of the whole run.
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import shutil
@@ -42,14 +43,15 @@ from training.precision import PRECISIONS, compute_precision, resolve
 # The VGGs and BN nets keep the reports' augmentation and plain labels; the CPU net, which
 # trains for ~50 epochs in a 30-minute budget, takes the medium augmentation and label
 # smoothing 0.1, which measured better there (tasks/task4/README.md, "Recipe changes, one at
-# a time").
+# a time"). The tricks are off unless a recipe turns them on (each is a flag of train).
+OFF = dict(label_smoothing=0.0, cutout=0.0, warmup=0.0, whiten=False)
 RECIPES = {
-    "vgg": dict(optimizer="sgd", learning_rate=0.015, batch_size=16, epochs=200,
-                augment="report", label_smoothing=0.0, cutout=0.0, warmup=0.0),
-    "bn": dict(optimizer="adam", learning_rate=1e-3, batch_size=32, epochs=25,
-               augment="report", label_smoothing=0.0, cutout=0.0, warmup=0.0),
-    "cpu_net": dict(optimizer="adam", learning_rate=2e-3, batch_size=64, epochs=40,
-                    augment="medium", label_smoothing=0.1, cutout=0.0, warmup=0.0),
+    "vgg": dict(OFF, optimizer="sgd", learning_rate=0.015, batch_size=16, epochs=200,
+                augment="report"),
+    "bn": dict(OFF, optimizer="adam", learning_rate=1e-3, batch_size=32, epochs=25,
+               augment="report"),
+    "cpu_net": dict(OFF, optimizer="adam", learning_rate=2e-3, batch_size=64, epochs=40,
+                    augment="medium", label_smoothing=0.1),
 }
 # A budget this long (minutes) trains the CPU net wider: at 30 minutes width 48 fitted 27
 # epochs and was still rising, 0.6 points under width 32's 50 epochs; in 120 minutes it ran
@@ -77,6 +79,10 @@ PATIENCE = 30
 PROGRESSIVE_FRACTION = 0.5
 # Nets that take photos of any size (global average pooling, no flattened dense stack).
 ANY_SIZE_MODELS = ("cpu_net",)
+# --whiten: nets whose first conv, `stem_conv`, can be the whitening one, and the training
+# photos its patches are drawn from (512 photos: 490,000 patches at 64x64, ~1 s).
+WHITENED_MODELS = ("cpu_net",)
+WHITENING_PHOTOS = 512
 # Training steps per compiled call. One: the budget schedule sets the learning rate before
 # every step. More would be allowed (the rate is set at each call's start), but
 # `bench/train_speed.py` measured no gain from 8 for cpu_net, whose step (~0.1 s for a
@@ -106,6 +112,10 @@ ARGUMENTS = [
         help="under --budget-minutes, raise the learning rate linearly from near zero to "
              "its full value over this many epochs (fractions allowed) before the cosine "
              "brings it down: a one-cycle schedule (0 = off, the recipes' default)"),
+    arg("--whiten", action=argparse.BooleanOptionalAction,
+        help="cpu_net's stem conv whitens its patches and is not trained: its filters are "
+             "the principal directions of 3x3 patches of the training photos and their "
+             "negatives (airbench's whitening layer); default: the recipe's, off"),
     arg("--augment", choices=tuple(AUGMENTS), nargs="?", const="report",
         help="the training photos' augmentation: report (its shifts 0.2, zoom 0.5, shear "
              "0.2 degrees, flip; --augment alone), light (flip and shifts of up to 1/16), "
@@ -199,11 +209,13 @@ def settings(args) -> dict:
     flags = {"optimizer": args.optimizer, "learning_rate": args.lr,
              "batch_size": args.batch_size, "epochs": args.epochs, "augment": args.augment,
              "label_smoothing": args.label_smoothing, "cutout": args.cutout,
-             "warmup": args.warmup}
+             "warmup": args.warmup, "whiten": args.whiten}
     chosen.update({k: v for k, v in flags.items() if v is not None})
     if chosen["warmup"] and not args.budget_minutes:
         raise UsageError("--warmup needs --budget-minutes: it starts the budget's schedule "
                          "(without a budget the learning rate stays constant).")
+    if chosen["whiten"] and model not in WHITENED_MODELS:
+        raise UsageError(must_be("--whiten's model", " or ".join(WHITENED_MODELS), model))
     if args.budget_minutes and args.epochs is None:
         chosen["epochs"] = BUDGET_MAX_EPOCHS  # the budget decides when to stop
     chosen["optimizer"] = str(chosen["optimizer"]).lower()
@@ -410,11 +422,36 @@ def make_datasets(args, data, config: dict, resize=None):
     return train_data, val_data
 
 
+def whitening_photos(args, data):
+    """`WHITENING_PHOTOS` training photos drawn with the run's seed, scaled as the net
+    sees them, for --whiten's patches."""
+    import numpy as np
+
+    from data.dogs import decoded_arrays
+
+    count = len(data.train_files)
+    picked = np.sort(np.random.default_rng(args.seed).choice(
+        count, min(WHITENING_PHOTOS, count), replace=False))
+    images, _ = decoded_arrays([data.train_files[i] for i in picked],
+                               np.asarray(data.train_labels)[picked], args.image_size)
+    return images.astype(np.float32) / 255.0
+
+
+def whiten_stem(model, photos) -> None:
+    """Make `model`'s stem conv the whitening one for `photos`, frozen (before compiling)."""
+    from models.layers import whitening_kernel
+
+    stem = model.get_layer("stem_conv")
+    stem.set_weights([whitening_kernel(photos, stem.kernel_size[0], stem.filters)])
+    stem.trainable = False
+
+
 def compiled_model(args, config: dict, steps_per_call: int = STEPS_PER_CALL,
-                   jit_compile=JIT_COMPILE):
+                   jit_compile=JIT_COMPILE, photos=None):
     """The configured net, seeded, built in the run's precision and compiled with its
     optimiser (`bench/train_speed.py` varies the speed settings). Under --progressive it
-    takes photos of any size, once checked at the smallest."""
+    takes photos of any size, once checked at the smallest; under --whiten its stem
+    whitens `photos`' patches (`whitening_photos`)."""
     import keras
 
     low = config.get("progressive")
@@ -423,6 +460,8 @@ def compiled_model(args, config: dict, steps_per_call: int = STEPS_PER_CALL,
     keras.utils.set_random_seed(args.seed)
     with compute_precision(config["precision"]):
         model = make_model(config, None if low else args.image_size)
+    if config.get("whiten"):
+        whiten_stem(model, photos)
     compile_classifier(model, make_optimizer(config["optimizer"], config["learning_rate"],
                                              momentum=config["momentum"],
                                              weight_decay=args.weight_decay),
@@ -552,7 +591,8 @@ def train_metrics(model, best: dict, rows, seconds: float, config: dict, args, d
         "optimizer": config["optimizer"], "learning_rate": config["learning_rate"],
         "batch_size": config["batch_size"], "augment": config["augment"],
         "label_smoothing": config["label_smoothing"], "cutout": config["cutout"],
-        "warmup": config["warmup"], "weight_decay": args.weight_decay, "ema": args.ema,
+        "warmup": config["warmup"], "whiten": config["whiten"],
+        "weight_decay": args.weight_decay, "ema": args.ema,
         "progressive": config["progressive"],
         "architecture": config["architecture"],
         "precision": config["precision"], "steps_per_call": model.steps_per_execution,
@@ -585,7 +625,8 @@ def train(args, run, started=None):
     data = load_data(args)
     resize = photo_size_variable(args.image_size) if config["progressive"] else None
     train_data, val_data = make_datasets(args, data, config, resize)
-    model = compiled_model(args, config)
+    model = compiled_model(args, config,
+                           photos=whitening_photos(args, data) if config["whiten"] else None)
     guard, average, callbacks = fit_callbacks(args, run, config, clock, prior_rows,
                                               len(data.train_files), resize)
     model.fit(train_data, validation_data=val_data, epochs=config["epochs"],
@@ -621,6 +662,8 @@ def train_report(metrics: dict, config: dict, args) -> Report:
         ("weight decay", args.weight_decay), ("warm-up epochs", config["warmup"]),
         ("weight average (EMA) decay", args.ema),
         ("progressive resizing from side", config["progressive"])) if value)
+    if config["whiten"]:
+        extras += ", a whitening stem (frozen)"
     report = Report(f"Task 4 train: {metrics['model']} on Dogs vs. Cats",
                     f"{metrics['params']:,} parameters, {config['optimizer']} lr "
                     f"{config['learning_rate']}, batch {config['batch_size']}, "

@@ -100,7 +100,7 @@ def child(engine: str, data_dir: str, photos: int, epochs: int) -> float:
     data.train_files, data.train_labels = files, labels
     if engine in SUITE_VARIANTS:
         dataset, _ = train.make_datasets(args, data, config)
-        model = train.compiled_model(args, config, **variant)
+        model = train.compiled_model(args, config, data, **variant)
     else:
         dataset = keras_defaults_dataset(files, labels, config["batch_size"])
         model = train.make_model(config, IMAGE_SIZE)

@@ -38,8 +38,9 @@ def conv_bn_relu(x, filters, kernel_size=3, *, strides=1, padding="same", use_bi
 def whitening_kernel(images, kernel_size: int, filters: int):
     """A first conv's kernel, (kernel_size, kernel_size, channels, filters), that projects
     each patch of photos like `images` (N, H, W, channels floats, as the net sees them) on
-    the principal directions of such patches: the `filters // 2` of most variance, largest
-    first, then the same directions negated, so that a ReLU after it keeps either sign.
+    the principal directions of such patches: the half (rounded up) of most variance,
+    largest first, then the same directions negated (an odd count leaves out the last
+    negative), so that a ReLU after it keeps either sign.
     This is the frozen whitening layer of Keller Jordan's airbench (after Coates and Ng);
     the batch norm after the conv scales each direction to unit variance, which completes
     the whitening, so the kernel holds unit-length directions.
@@ -51,16 +52,16 @@ def whitening_kernel(images, kernel_size: int, filters: int):
 
     channels = images.shape[-1]
     dims = kernel_size * kernel_size * channels
-    if filters % 2 or not 0 < filters // 2 <= dims:
-        raise ValueError(f"a whitening kernel needs an even number of filters, at most "
-                         f"{2 * dims} for {kernel_size}x{kernel_size} patches of {channels} "
-                         f"channels; got {filters}.")
+    if not 0 < filters <= 2 * dims:
+        raise ValueError(f"a whitening kernel has 1 to {2 * dims} filters for "
+                         f"{kernel_size}x{kernel_size} patches of {channels} channels; got "
+                         f"{filters}.")
     windows = np.lib.stride_tricks.sliding_window_view(images, (kernel_size, kernel_size),
                                                        axis=(1, 2))  # N, H', W', C, k, k
     # Every other patch each way (a stride-2 stem's share), in the kernel's (k, k, C) order.
     patches = windows[:, ::2, ::2].transpose(0, 1, 2, 4, 5, 3).reshape(-1, dims)
     patches = patches.astype(np.float64) - patches.mean(axis=0)
     _, vectors = np.linalg.eigh(patches.T @ patches / len(patches))  # ascending variance
-    top = vectors[:, ::-1][:, :filters // 2]
-    kernel = np.concatenate([top, -top], axis=1)
+    top = vectors[:, ::-1][:, :(filters + 1) // 2]
+    kernel = np.concatenate([top, -top], axis=1)[:, :filters]
     return kernel.reshape(kernel_size, kernel_size, channels, filters).astype(np.float32)

@@ -120,9 +120,18 @@ def test_whitening_kernel_projects_patches_on_their_uncorrelated_principal_direc
     assert np.var(centred @ others, axis=0).max() < variances[0]
 
 
-@pytest.mark.parametrize("filters", [7, 56, 0])
-def test_whitening_kernel_needs_an_even_number_of_filters_within_the_patch_size(filters):
+def test_whitening_kernel_of_an_odd_count_leaves_out_the_last_negative():
     from models.layers import whitening_kernel
 
-    with pytest.raises(ValueError, match="even number of filters, at most 54"):
+    images = np.random.default_rng(1).normal(size=(8, 10, 10, 3)).astype(np.float32)
+    even, odd = whitening_kernel(images, 3, 8), whitening_kernel(images, 3, 7)
+    np.testing.assert_array_equal(odd, even[..., [0, 1, 2, 3, 4, 5, 6]])
+    assert whitening_kernel(images, 3, 1).shape == (3, 3, 3, 1)
+
+
+@pytest.mark.parametrize("filters", [55, 0])
+def test_whitening_kernel_has_at_most_twice_the_patch_size_in_filters(filters):
+    from models.layers import whitening_kernel
+
+    with pytest.raises(ValueError, match="1 to 54 filters for 3x3 patches of 3 channels"):
         whitening_kernel(np.zeros((2, 8, 8, 3), np.float32), 3, filters)

@@ -683,7 +683,8 @@ def test_light_augmentation_cutout_smoothing_and_decay_train_and_are_recorded(tm
     # The loss trains towards 0.9 / 0.1: a certain, right answer still costs
     # -0.9 log(1) - 0.1 log(eps) > 0, where the plain loss is ~0.
     args = task.parser().parse_args(argv)
-    model = train_module.compiled_model(args, train_module.settings(args))
+    data = train_module.load_data(args)
+    model = train_module.compiled_model(args, train_module.settings(args), data)
     def cost(model):  # of a certain, right answer
         loss = keras.losses.get(model.loss) if isinstance(model.loss, str) else model.loss
         return float(np.sum(loss(np.array([0]), np.array([[1.0, 0.0]], "float32"))))
@@ -691,7 +692,7 @@ def test_light_augmentation_cutout_smoothing_and_decay_train_and_are_recorded(tm
     assert cost(model) > 1.0
     assert model.optimizer.weight_decay == pytest.approx(0.05)
     args.label_smoothing = 0.0
-    assert cost(train_module.compiled_model(args, train_module.settings(args))) < 1e-3
+    assert cost(train_module.compiled_model(args, train_module.settings(args), data)) < 1e-3
 
 
 def test_weight_average_follows_the_weights_stands_in_and_resumes(tmp_path, monkeypatch):

@@ -9,7 +9,8 @@ the same `--photos` Dogs-vs-Cats photos (half cats, half dogs) from `--data-dir`
   `make_datasets` (decode once and cache the uint8 pixels, shuffle, batch, the fast affine
   augmentation in the tf.data graph, prefetch) and `compiled_model` (its compile settings:
   `--precision auto`, bfloat16 on a CPU with native bfloat16 instructions, and
-  `STEPS_PER_CALL` training steps per compiled call);
+  `STEPS_PER_CALL` training steps per compiled call; the recipe's whitening stem, frozen,
+  which `keras_defaults`' net trains like any other conv);
 - the suite's recipe with one of its speed choices changed, so each choice's share shows:
   `float32`, `bfloat16` (precision), `xla` and `no_xla` (`jit_compile` True / False),
   `eight_steps` (8 training steps per compiled call instead of 1), `onednn_on` and

@@ -531,14 +531,28 @@ def test_all_hands_the_recipe_flags_on_to_train(tmp_path, monkeypatch):
                                          "--cutout", "0.25", "--weight-decay", "0.05",
                                          "--patience", "4"],
                   ["--model", "cpu_net", "--budget-minutes", "5", "--progressive", "48",
-                   "--warmup", "1.5", "--whiten"]):
+                   "--warmup", "1.5", "--no-whiten"]):
         with pytest.raises(Handed):
             run_all(task.parser().parse_args(["all", *flags]), RunDir(tmp_path, {}))
     patience = train_module.PATIENCE
     assert handed == [("train", "report", 0.0, 0.0, 0.0, patience, 0, 0.0, False),
                       ("train", "none", 0.0, 0.0, 0.0, patience, 0, 0.0, False),
                       ("train", "light", 0.1, 0.25, 0.05, 4, 0, 0.0, False),
-                      ("train", "medium", 0.1, 0.0, 0.0, 0, 48, 1.5, True)]
+                      ("train", "medium", 0.1, 0.0, 0.0, 0, 48, 1.5, False)]
+
+
+def test_cpu_nets_recipe_whitens_and_runs_a_one_cycle_under_a_budget_only():
+    parser = task.parser()
+
+    def chosen(*flags):
+        config = train_module.settings(parser.parse_args(["train", *flags]))
+        return config["learning_rate"], config["warmup"], config["whiten"]
+
+    assert chosen() == (2e-3, 0.0, True)
+    assert chosen("--budget-minutes", "30") == (4e-3, 2.0, True)
+    assert chosen("--budget-minutes", "30", "--lr", "1e-3", "--warmup", "0",
+                  "--no-whiten") == (1e-3, 0.0, False)
+    assert chosen("--model", "vgg13", "--budget-minutes", "30") == (0.015, 0.0, False)
 
 
 @pytest.mark.parametrize("experiment", ["train", "all"])

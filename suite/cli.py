@@ -21,6 +21,7 @@ status 2; Ctrl-C becomes a line saying how to resume and exit status 130.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import shlex
 import sys
@@ -54,7 +55,8 @@ def _number(kind, test, wanted):
             value = kind(text)
         except ValueError:
             value = None
-        if value is None or not test(value):
+        # "inf" and "nan" parse as floats but are no one's learning rate or budget.
+        if value is None or not math.isfinite(value) or not test(value):
             raise argparse.ArgumentTypeError(f"must be {wanted}; got {text!r}")
         return value
 

@@ -160,6 +160,7 @@ def test_cli_missing_data_exits_2_with_one_sentence(tmp_path):
     (["nonsense"], "<experiment> must be one of init, "),
     (["init", "--batch-size", "0"], "positive integer"),
     (["init", "--lr", "-1"], "positive number"),
+    (["init", "--lr", "inf"], "positive number"),
     (["init", "--data-dir", "/no/such/folder"], "is not a folder"),
 ])
 def test_cli_bad_arguments_exit_2_without_traceback(argv, expected, tmp_path):

@@ -360,6 +360,15 @@ def test_whiten_freezes_the_stem_as_the_training_photos_whitening_conv(tmp_path)
     assert "a whitening stem (frozen)" in (out / "report.md").read_text()
 
 
+def test_a_stem_too_wide_to_whiten_is_one_sentence(tmp_path, capsys):
+    data = make_kaggle(tmp_path / "dogs", per_class=4, test=0)
+    # Width 76: a stem of 57 filters, more than twice the 27 values of a 3x3x3 patch.
+    assert task.main(train_argv(data, tmp_path / "run") + ["--width", "76"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "cannot whiten cpu_net's stem: a whitening kernel has 1 to 54 filters" in line
+    assert line.endswith("Pass --no-whiten.")
+
+
 def test_whiten_on_a_net_without_a_stem_is_one_sentence(tmp_path, capsys):
     data = make_kaggle(tmp_path / "dogs", per_class=4, test=0)
     argv = train_argv(data, tmp_path / "run") + ["--whiten", "--model", "vgg6"]

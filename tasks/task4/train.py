@@ -126,7 +126,8 @@ ARGUMENTS = [
         help="the training photos' augmentation: report (its shifts 0.2, zoom 0.5, shear "
              "0.2 degrees, flip; --augment alone), light (flip and shifts of up to 1/16), "
              "medium (flip, shifts of up to 1/8, zoom 0.85-1.15, turns of up to 10 "
-             "degrees), flip, or none (default: the model's recipe: medium for cpu_net, "
+             "degrees), strong (medium with zoom 0.7-1.3 and turns of up to 15 degrees), "
+             "flip, or none (default: the model's recipe: medium for cpu_net, "
              "report for the VGGs and batch-norm nets)"),
     arg("--no-augment", dest="augment", action="store_const", const="none",
         help="the same as --augment none: the photos as they are"),
@@ -663,6 +664,8 @@ AUGMENT_NOTES = {"report": "the report's (shifts 0.2, zoom 0.5, shear 0.2 degree
                  "light": "light (flip, shifts of up to 1/16)",
                  "medium": "medium (flip, shifts of up to 1/8, zoom 0.85-1.15, turns of up "
                            "to 10 degrees)",
+                 "strong": "strong (flip, shifts of up to 1/8, zoom 0.7-1.3, turns of up to "
+                           "15 degrees)",
                  "flip": "flips only",
                  "none": "off"}
 

@@ -4,8 +4,9 @@ the same ranges (shift, flip, zoom) and fill the same way."""
 import numpy as np
 import pytest
 
-from data.augment import (MEDIUM_AUGMENT, REPORT_AUGMENT, AugmentConfig, affine_transforms,
-                          augment_batch_fn, fast_augment, legacy_augmenter)
+from data.augment import (MEDIUM_AUGMENT, REPORT_AUGMENT, STRONG_AUGMENT, AugmentConfig,
+                          affine_transforms, augment_batch_fn, fast_augment,
+                          legacy_augmenter)
 
 SIDE = 64
 N = 300  # images per range test
@@ -154,6 +155,21 @@ def test_medium_augmentation_stays_between_light_and_the_reports():
     turn = np.radians(10)
     assert moved.max() <= SIDE / 8 * (np.cos(turn) + np.sin(turn)) / 0.85 + 0.5
     assert moved.max() > 6
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_strong_augmentation_is_medium_with_twice_the_zoom_and_wider_turns(engine):
+    """Strong is medium with zoom 0.7-1.3 (not 0.85-1.15) and turns of up to 15 degrees;
+    both engines draw its zoom factors from the whole range and no further."""
+    assert STRONG_AUGMENT == MEDIUM_AUGMENT.replace(zoom_range=0.3, rotation_range=15)
+    assert STRONG_AUGMENT.zoom_bounds == (0.7, 1.3)
+    ramp = np.stack(np.meshgrid(np.arange(SIDE), np.arange(SIDE)), axis=-1)
+    images = np.repeat(ramp[None].astype(np.float32), N, axis=0)  # ch0 = column, ch1 = row
+    zoom_only = STRONG_AUGMENT.replace(rescale=1.0, rotation_range=0, width_shift_range=0,
+                                       height_shift_range=0, horizontal_flip=False)
+    for z in zoom_factors(ENGINES[engine](zoom_only)(images)):
+        assert z.min() >= 0.7 - 1e-3 and z.max() <= 1.3 + 1e-3
+        assert z.min() < 0.75 and z.max() > 1.25  # past medium's 0.85-1.15 both ways
 
 
 def test_fast_engine_is_seeded_per_batch():

@@ -299,9 +299,9 @@ def test_no_help_text_shows_a_default_of_none():
         experiments = task.parser()._subparsers._group_actions[0].choices
         helps += [experiments[name].format_help() for name in task.experiments]
     assert all("default: None" not in text for text in helps)
-    # Task 4's train and all, and tuning: a choice of four (the same four).
-    assert sum("--augment [{flip,light,medium,report,none}]" in text for text in helps) >= 2
-    assert "--augment {flip,light,medium,report,none}" in helps[0]
+    # Task 4's train and all, and tuning: a choice of six (the same six).
+    assert sum("--augment [{flip,light,medium,strong,report,none}]" in text for text in helps) >= 2
+    assert "--augment {flip,light,medium,strong,report,none}" in helps[0]
 
 
 @pytest.mark.parametrize("task_name,argv", [

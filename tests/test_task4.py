@@ -518,7 +518,7 @@ def test_augment_names_its_choice_and_keeps_the_short_forms(experiment, capsys):
         [experiment, "--label-smoothing", "0"]))["label_smoothing"] == 0.0
     with pytest.raises(SystemExit):
         parser.parse_args([experiment, "--augment", "heavy"])
-    assert "--augment must be one of flip, light, medium, report, none; got 'heavy'" in (
+    assert "--augment must be one of flip, light, medium, strong, report, none; got 'heavy'" in (
         capsys.readouterr().err)
 
 

@@ -148,7 +148,8 @@ def parser() -> argparse.ArgumentParser:
                         "cpu: a 3-minute trial under-fits with more); light: and shift them by "
                         "up to 1/16; medium: flip, shifts of up to 1/8, zoom 0.85-1.15, turns "
                         "of up to 10 degrees (a search's default, as task 4's train of "
-                        "cpu_net); report: shifts 0.2, zoom 0.5, shear 0.2, flip (--size "
+                        "cpu_net); strong: medium with zoom 0.7-1.3 and turns of up to 15 "
+                        "degrees; report: shifts 0.2, zoom 0.5, shear 0.2, flip (--size "
                         "report's); none (--quick's)")
     d.add_argument("--no-augment", dest="augment", action="store_const", const="none",
                    help="the same as --augment none")

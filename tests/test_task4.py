@@ -509,9 +509,16 @@ def test_augment_names_its_choice_and_keeps_the_short_forms(experiment, capsys):
     assert augment("--no-augment") == "none"
     assert augment("--augment") == augment("--model", "cpu_net", "--augment") == "report"
     assert augment("--augment", "light", "--model", "vgg13") == "light"
+    # A long budget turns cpu_net's recipe to the strong augmentation; a flag still wins.
+    long = str(train_module.LONG_BUDGET_MINUTES)
+    assert augment("--budget-minutes", "30", "--model", "cpu_net") == "medium"
+    assert augment("--budget-minutes", long, "--model", "cpu_net") == "strong"
+    assert augment("--budget-minutes", long, "--augment", "medium") == "medium"
+    assert augment("--budget-minutes", long, "--model", "vgg13") == "report"
     [entry] = [e for e in help_entries(experiment, capsys) if e.startswith("--augment ")]
-    assert entry.count("(default: the model's recipe: medium for cpu_net, report for the "
-                       "VGGs and batch-norm nets)") == 1
+    assert entry.count(f"(default: the model's recipe: medium for cpu_net, strong under "
+                       f"--budget-minutes {long} or more; report for the VGGs and batch-norm "
+                       "nets)") == 1
     smoothing = train_module.settings(parser.parse_args([experiment]))["label_smoothing"]
     assert smoothing == (0.1 if experiment == "train" else 0.0)
     assert train_module.settings(parser.parse_args(

@@ -215,9 +215,10 @@ def settings(args) -> dict:
                                  model))
     chosen = recipe_for(model)
     under_budget, long_budget = chosen.pop("under_budget", {}), chosen.pop("long_budget", {})
+    long = (args.budget_minutes or 0) >= LONG_BUDGET_MINUTES
     if args.budget_minutes:
         chosen.update(under_budget)
-    if (args.budget_minutes or 0) >= LONG_BUDGET_MINUTES:
+    if long:
         chosen.update(long_budget)
     chosen["momentum"] = MOMENTUM
     for key in ("optimizer", "learning_rate", "batch_size", "epochs", "momentum"):
@@ -245,8 +246,7 @@ def settings(args) -> dict:
             raise UsageError(must_be("--width's model", "cpu_net (the only net it widens)",
                                      model))
         architecture["width"] = args.width
-    elif model == "cpu_net" and "width" not in architecture and \
-            (args.budget_minutes or 0) >= LONG_BUDGET_MINUTES:
+    elif model == "cpu_net" and "width" not in architecture and long:
         architecture["width"] = LONG_BUDGET_WIDTH
     if args.quick:
         chosen["epochs"] = min(chosen["epochs"], 2)

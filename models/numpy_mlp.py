@@ -469,7 +469,7 @@ def _progbar(steps, epoch, verbose):
 # -- reference pass: the maths, one line per equation --------------------------------------
 # The engine above is written for speed (float32, buffers, in place). The functions below are
 # the same network as the lecture notes write it: float64, new arrays, no tricks. They are
-# slow and are not used for training; tests/test_numpy_mlp_reference.py holds the engine to
+# slow and are not used for training; tests/models/test_numpy_mlp_reference.py holds the engine to
 # them. Layers are counted from 1 as in the notes (the module docstring's l, here k; ruff
 # reserves `l`): layer k is `layers[k - 1]`, with W_k (n_{k-1}, n_k), b_k (n_k,) and f_k;
 # a_0 = x; B is the batch size, C the number of classes, L the number of layers.

@@ -9,7 +9,7 @@ from PIL import Image
 from data.dogs import (array_pipeline, check_images, decoded_arrays, list_test_photos,
                        load_dogs_vs_cats, make_dataset)
 from data.errors import DataError, DatasetNotFound
-from tests.dogs_images import (CONVERTIBLE, UNREADABLE, make_class_folders, make_kaggle,
+from tests.support import (CONVERTIBLE, UNREADABLE, make_class_folders, make_kaggle,
                                write_bad_files)
 
 

@@ -10,7 +10,7 @@ import pytest
 from keras_tuner.src.engine.trial import TrialStatus
 
 from suite.runs import RunDir
-from tests.nan_injection import poisoned_learning_rate
+from tests.support import poisoned_learning_rate
 from tuning.oracles import make_oracle
 from tuning.results import REPORTED, write_results
 from tuning.space import (
@@ -474,7 +474,7 @@ def test_a_search_lists_its_photos_once_and_every_trial_takes_the_same(tmp_path,
     import argparse
 
     import data.dogs
-    from tests.dogs_images import make_kaggle
+    from tests.support import make_kaggle
     from tuning.vgg import search_split
 
     folder = make_kaggle(tmp_path / "dogs", per_class=5, test=0)

@@ -14,12 +14,12 @@ import numpy as np
 import pytest
 
 from suite.io import read_csv, read_json
-from tests.nan_injection import child_env
-from tests.dogs_images import UNREADABLE, make_kaggle, write_bad_files
-from tests.test_task4 import saved_val_accuracy
+from tests.support import child_env
+from tests.support import UNREADABLE, make_kaggle, write_bad_files
+from tests.conftest import ROOT
+from tests.support import saved_val_accuracy
 
 pytestmark = pytest.mark.faults
-ROOT = Path(__file__).resolve().parents[1]
 # float32: the tests compare fit's figures with the saved model's to the last bit.
 TINY = ["--image-size", "32", "--batch-size", "8", "--model", "cpu_net", "--threads", "1",
         "--precision", "float32"]

@@ -6,39 +6,12 @@ import json
 import numpy as np
 import pytest
 
-from data.splits import Splits
-
-NAMES = [f"class {i}" for i in range(10)]
+from tests.support import retrained_after_losing, tiny_splits
 
 
-def retrained_after_losing(label, out, rerun, module, trainer: str, label_at: int,
-                           monkeypatch) -> list[str]:
-    """Delete variant `label`'s record in `out` (a run interrupted while training it), call
-    `rerun()` (which must succeed) and return the labels `module.<trainer>` trained again
-    (the label is its positional argument `label_at`)."""
-    (out / "variants" / f"{label}.json").unlink()
-    trained = []
-    original = getattr(module, trainer)
-    monkeypatch.setattr(module, trainer,
-                        lambda *a, **k: trained.append(a[label_at]) or original(*a, **k))
-    assert rerun() == 0
-    return trained
 
 
-def tiny_splits(n_train=256, n_val=64, n_test=64, shape=(28, 28, 1), seed=0):
-    """Generated images a network can learn: each class a brighter band of rows, plus noise."""
-    rng = np.random.default_rng(seed)
 
-    def make(n):
-        y = rng.integers(0, 10, n)
-        x = rng.integers(0, 60, (n, *shape))
-        band = shape[0] // 10
-        for c in range(10):
-            x[y == c, c * band:(c + 1) * band] += 180
-        return x.astype(np.uint8), y.astype(np.int64)
-
-    (xt, yt), (xv, yv), (xs, ys) = make(n_train), make(n_val), make(n_test)
-    return Splits(xt, yt, xv, yv, xs, ys, NAMES, "fake")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.test_task2_experiments import retrained_after_losing, tiny_splits
+from tests.support import retrained_after_losing, tiny_splits
 
 
 @pytest.fixture

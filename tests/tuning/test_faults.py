@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT
-from tests.nan_injection import child_env
+from tests.support import child_env
 
 pytestmark = pytest.mark.faults
 

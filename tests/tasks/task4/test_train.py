@@ -16,7 +16,7 @@ from suite.runs import RunDir
 from tasks.task4.experiments import run_all, task
 import tasks.task4.train as train_module
 from tasks.task4.submit import submission_text, validate_submission
-from tests.dogs_images import UNREADABLE, make_kaggle, write_bad_files
+from tests.support import UNREADABLE, make_kaggle, saved_val_accuracy, write_bad_files
 
 # float32 on every CPU: these tests compare what fit measured with the saved model's own
 # figures to the last bit (bfloat16 has its own test).
@@ -128,17 +128,6 @@ def validation_passes():
         yield passes
 
 
-def saved_val_accuracy(model_file, data) -> float:
-    """The saved model's accuracy on the run's validation photos, measured afresh."""
-    import keras
-
-    from data.dogs import load_dogs_vs_cats, make_dataset
-
-    split = load_dogs_vs_cats(data, seed=0)
-    val = make_dataset(split.val_files, split.val_labels, 64, 32, check=False)
-    model = keras.models.load_model(model_file)  # uncompiled: the net and its weights
-    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model.evaluate(val, verbose=0)[1]
 
 
 @pytest.fixture(scope="module")

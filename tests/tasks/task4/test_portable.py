@@ -5,7 +5,7 @@ import numpy as np
 from data.dogs import decoded_arrays, load_dogs_vs_cats
 from suite.io import read_csv, read_json
 from tasks.task4 import portable
-from tests.dogs_images import make_kaggle
+from tests.support import make_kaggle
 
 
 def test_pack_keeps_the_split_its_labels_and_nearly_its_pixels(tmp_path):

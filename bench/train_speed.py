@@ -5,12 +5,13 @@ Both train the default `cpu_net` (64x64, batch 64, Adam 2e-3) with the report's 
 affine warp per photo with smaller ranges, so the same cost in the fast engine) on
 the same `--photos` Dogs-vs-Cats photos (half cats, half dogs) from `--data-dir`:
 
-- `suite`: `python -m tasks.task4 train` exactly as it runs: `tasks.task4.train`'s
-  `make_datasets` (decode once and cache the uint8 pixels, shuffle, batch, the fast affine
-  augmentation in the tf.data graph, prefetch) and `compiled_model` (its compile settings:
-  `--precision auto`, bfloat16 on a CPU with native bfloat16 instructions, and
-  `STEPS_PER_CALL` training steps per compiled call; the recipe's whitening stem, frozen,
-  which `keras_defaults`' net trains like any other conv);
+- `suite`: `python -m tasks.task4 train` exactly as it runs, from its recipe
+  (`training.recipes.resolve`): `training.photos.make_datasets` (decode once and cache the
+  uint8 pixels, shuffle, batch, the fast affine augmentation in the tf.data graph, prefetch)
+  and `training.nets.compiled_model` (its compile settings: `--precision auto`, bfloat16 on
+  a CPU with native bfloat16 instructions, and `STEPS_PER_CALL` training steps per compiled
+  call; the recipe's whitening stem, frozen, which `keras_defaults`' net trains like any
+  other conv);
 - the suite's recipe with one of its speed choices changed, so each choice's share shows:
   `float32`, `bfloat16` (precision), `xla` and `no_xla` (`jit_compile` True / False),
   `eight_steps` (8 training steps per compiled call instead of 1), `onednn_on` and
@@ -55,12 +56,13 @@ ENGINES = (*SUITE_VARIANTS, "keras_defaults")
 IMAGE_SIZE = 64
 
 
-def train_args(data_dir: str) -> argparse.Namespace:
-    """`task4 train`'s parsed defaults, as its parser gives them, with the report's
-    augmentation, which Keras's side does too (cpu_net's recipe takes the medium one)."""
-    from tasks.task4.experiments import task
+def bench_recipe(photos: int, precision: str = "auto"):
+    """`task4 train`'s default recipe with the report's augmentation, which Keras's side
+    does too (cpu_net's recipe takes the medium one), on `photos` photos, all trained on."""
+    from training.recipes import resolve
 
-    return task.parser().parse_args(["train", "--data-dir", data_dir, "--augment", "report"])
+    return resolve("cpu_net", flags={"augment": "report", "precision": precision,
+                                     "limit": photos // 2, "refit": True})
 
 
 def keras_defaults_dataset(files, labels, batch_size: int):
@@ -87,25 +89,21 @@ def child(engine: str, data_dir: str, photos: int, epochs: int) -> float:
     """Best training images/s of `epochs` epochs after a warm-up one, in this process."""
     import keras
 
-    from data.dogs import load_dogs_vs_cats
-    from tasks.task4 import train
+    from training.nets import compiled_model, make_model
+    from training.photos import load_photos, make_datasets, whitening_photos
 
-    args = train_args(data_dir)
     variant = dict(SUITE_VARIANTS.get(engine, {}))
     variant.pop("onednn", None)  # set in this process's environment by its parent
-    args.precision = variant.pop("precision", args.precision)
-    config = train.settings(args)
-    data = load_dogs_vs_cats(data_dir, seed=0, limit=photos // 2)
-    files, labels = data.train_files + data.val_files, list(data.train_labels) + list(
-        data.val_labels)
-    data.train_files, data.train_labels = files, labels
+    recipe = bench_recipe(photos, variant.pop("precision", "auto"))
+    data = load_photos(recipe, data_dir)  # a refit: every photo trains
+    files, labels = data.train_files, list(data.train_labels)
     if engine in SUITE_VARIANTS:
-        dataset, _ = train.make_datasets(args, data, config)
-        model = train.compiled_model(args, config, data, **variant)
+        dataset, _ = make_datasets(recipe, data)
+        model = compiled_model(recipe, whitening_photos(recipe, data), **variant)
     else:
-        dataset = keras_defaults_dataset(files, labels, config["batch_size"])
-        model = train.make_model(config, IMAGE_SIZE)
-        model.compile(keras.optimizers.Adam(config["learning_rate"]),
+        dataset = keras_defaults_dataset(files, labels, recipe.batch_size)
+        model = make_model(recipe, IMAGE_SIZE)
+        model.compile(keras.optimizers.Adam(recipe.learning_rate),
                       "sparse_categorical_crossentropy", metrics=["accuracy"])
     seconds = []
 

@@ -115,6 +115,28 @@ class AugmentConfig:
     def replace(self, **changes) -> AugmentConfig:
         return AugmentConfig(**{**asdict(self), **changes})
 
+    def describe(self) -> str:
+        """What it does to a photo, in words read off its parameters (`--help`, reports)."""
+        parts = ["mirror half the photos"] if self.horizontal_flip else []
+        shift = max(self.width_shift_range, self.height_shift_range)
+        if shift:
+            parts.append(f"shifts of up to {_share(shift)} of the side")
+        low, high = self.zoom_bounds
+        if (low, high) != (1, 1):
+            parts.append(f"zoom {low:g}-{high:g}")
+        if self.rotation_range:
+            parts.append(f"turns of up to {self.rotation_range:g} degrees")
+        if self.shear_range:
+            parts.append(f"shear of up to {self.shear_range:g} degrees (IDG's unit)")
+        if self.cutout:
+            parts.append(f"cutout of {_share(self.cutout)} of the side")
+        if not parts:
+            return "none: the photos as they are"
+        moved = shift or (low, high) != (1, 1) or self.rotation_range or self.shear_range
+        if moved:
+            parts.append(f"borders filled {self.fill_mode}")
+        return ", ".join(parts)
+
     def to_generator(self):
         """The equivalent `tf_keras` ImageDataGenerator (for the legacy engine)."""
         from tf_keras.preprocessing.image import ImageDataGenerator
@@ -125,6 +147,15 @@ class AugmentConfig:
             height_shift_range=self.height_shift_range, shear_range=self.shear_range,
             zoom_range=list(self.zoom_bounds), horizontal_flip=self.horizontal_flip,
             fill_mode=self.fill_mode, cval=self.cval)
+
+
+def _share(value: float) -> str:
+    """0.125 -> '1/8'; 0.2 -> '0.2'."""
+    from fractions import Fraction
+
+    share = Fraction(value).limit_denominator(64)
+    exact = share.numerator == 1 and abs(float(share) - value) < 1e-9
+    return f"1/{share.denominator}" if exact else f"{value:g}"
 
 
 # The reports' setting (report B): rescale 1/255, shifts 0.2, zoom 0.5, shear 0.2, flip.
@@ -350,6 +381,13 @@ TTA_VIEWS = ("photo", "mirror", "down", "up", "right", "left", "zoomed", "zoomed
 TTA_MODES = {"none": (0,), "flip": (0, 1), "flip-shift": (0, 1, 2, 3, 4, 5),
              "flip-zoom": (0, 1, 6, 7)}
 TTA_ZOOM = 1.15
+
+
+def describe_tta(mode: str) -> str:
+    """The views a test-time augmentation mode averages, in words (`--help`, reports)."""
+    names = (TTA_VIEWS[view].replace("zoomed", f"zoomed {TTA_ZOOM:g}x")
+             for view in TTA_MODES[mode])
+    return ", ".join(names)
 
 
 def tta_views(images, shift: int, zoom: float = TTA_ZOOM, which=None):

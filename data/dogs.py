@@ -293,31 +293,14 @@ def make_dataset(files, labels=None, batch_size: int = 16, image_size: int = 64,
                     labelled=labels is not None, resize=resize)
 
 
-def decoded_arrays(files, labels, image_size: int = 64, cache_file=None):
+def decoded_arrays(files, labels, image_size: int = 64):
     """(uint8 images (N, S, S, 3), int64 labels): the photos decoded once, as `make_dataset`
-    decodes them; for many short fits of the same photos (tuning's trials).
-
-    Args:
-        cache_file: an `.npz` path: read when it holds these files at this size, else
-            written (atomically) for the next process; 18,000 photos at 64x64 are 221 MB
-            and load in about a second, against ~10 s to decode them.
-    """
-    import hashlib
-
-    from suite.io import atomic_write_npz
-
+    decodes them; for many short fits of the same photos (tuning's trials; kept on disk
+    between processes by `training.photos.cached_arrays`)."""
     files = [str(f) for f in files]
-    key = hashlib.sha256("\n".join([str(image_size), *files]).encode()).hexdigest()
-    if cache_file is not None and Path(cache_file).exists():
-        with np.load(cache_file) as cached:
-            if str(cached["key"]) == key:
-                return cached["images"], cached["labels"]
     images = np.concatenate([batch.numpy() for batch in
                              _decoded(files, None, image_size).batch(512)])
-    labels = np.asarray(labels, dtype=np.int64)
-    if cache_file is not None:
-        atomic_write_npz(cache_file, images=images, labels=labels, key=key)
-    return images, labels
+    return images, np.asarray(labels, dtype=np.int64)
 
 
 def array_pipeline(images, labels, batch_size: int, augment=None, shuffle: bool = False,

@@ -72,8 +72,7 @@ def build_vgg(depth: int = 13, kernel_size: int = 3, filters=None, dense=REPORT_
         An uncompiled `keras.Model` that outputs class probabilities.
 
     Raises:
-        ValueError: a block would pool a feature map below 1x1, or a kernel is so large that
-            some of its taps only ever see the 'same' padding (wider than 2 * side - 1).
+        ValueError: a block would pool a map below 1x1, or a kernel is wider than 2 * side - 1.
 
     Example:
         model = build_vgg(13)

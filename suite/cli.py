@@ -40,7 +40,9 @@ from suite.runs import RunDir
 from suite.tf_quiet import import_tensorflow
 
 # Flags that say where and how fast to run, not what: they do not make a new configuration.
-NOT_CONFIG = {"experiment", "out", "overwrite", "threads", "data_dir"}
+# `recipe` is what an experiment's `prepare` resolved its flags to (task 4's train): recorded
+# in config.json beside them, compared through them.
+NOT_CONFIG = {"experiment", "out", "overwrite", "threads", "data_dir", "recipe"}
 
 
 def arg(*names, **kwargs):
@@ -187,19 +189,18 @@ class Task:
         """The command line that reproduces parsed `args`: the experiment and every flag whose
         value differs from its default (lists written back comma-separated)."""
         exp = self.experiments[args.experiment]
+        parser = self._add_flags(Parser(add_help=False), exp)
         words = ["python", "-m", f"tasks.{self.name}", exp.name]
-        for action in self._add_flags(Parser(add_help=False), exp)._actions:
-            value = getattr(args, action.dest, action.default)
-            if not action.option_strings or value == action.default or action.dest == "threads":
-                continue
-            if isinstance(action, argparse.BooleanOptionalAction):
-                words.append(action.option_strings[0 if value else 1])
-            elif action.nargs == 0:
-                words.append(action.option_strings[0])
-            else:
-                text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
-                words += [action.option_strings[0], str(text)]
-        return shlex.join(words)
+        return shlex.join(words + changed_flags(parser, args, skip=("threads",)))
+
+    def flags_for(self, name: str, args) -> list[str]:
+        """Experiment `name`'s own flags (not the common ones) whose value in `args`, parsed
+        for another experiment, differs from `name`'s default: a runner's way of handing
+        its flags on (`all` to `train`)."""
+        parser = Parser(add_help=False)
+        for names, kwargs in self.experiments[name].arguments:
+            parser.add_argument(*names, **kwargs)
+        return changed_flags(parser, args)
 
     def main(self, argv=None) -> int:
         """Parse `argv`, run the experiment, return the exit status."""
@@ -221,9 +222,10 @@ class Task:
         check_data_dir(args.data_dir)  # before any folder is written or TensorFlow loads
         out = Path(args.out) if args.out else Path("runs") / self.name / exp.name
         config = {k: v for k, v in vars(args).items() if k not in NOT_CONFIG}
-        run = RunDir(out, config, overwrite=args.overwrite,
-                     about={"task": self.name, "experiment": exp.name,
-                            "command": self.command(args)})
+        about = {"task": self.name, "experiment": exp.name, "command": self.command(args)}
+        if getattr(args, "recipe", None) is not None:
+            about["recipe"] = args.recipe.to_dict()
+        run = RunDir(out, config, overwrite=args.overwrite, about=about)
         import_tensorflow()  # quietly, now: every task uses Keras (task 1 its Progbar)
         set_seed(args.seed)
         start = time.time()
@@ -265,6 +267,28 @@ class Task:
         if args.dataset in self.experiments[name].datasets:
             argv += ["--dataset", args.dataset]
         return argv
+
+
+def changed_flags(parser, args, skip=()) -> list[str]:
+    """The words of every flag of `parser` whose value in `args` differs from its default
+    (lists written back comma-separated), `skip`'s destinations left out. Two flags of one
+    destination (`--augment none`, `--no-augment`) give one."""
+    words, done = [], set(skip)
+    for action in parser._actions:
+        value = getattr(args, action.dest, action.default)
+        if not action.option_strings or value == action.default or action.dest in done:
+            continue
+        if isinstance(action, argparse.BooleanOptionalAction):
+            words.append(action.option_strings[0 if value else 1])
+        elif action.nargs == 0:
+            if value != action.const:  # another flag of this destination set it
+                continue
+            words.append(action.option_strings[0])
+        else:
+            text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+            words += [action.option_strings[0], str(text)]
+        done.add(action.dest)
+    return words
 
 
 NOT_RUN_FILE = "not_run.json"

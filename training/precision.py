@@ -15,6 +15,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 PRECISIONS = ("auto", "float32", "bfloat16")
+# What each choice computes in, said once for --help and the reports.
+PRECISION_NOTES = {
+    "auto": "bfloat16 on a CPU with native bfloat16 instructions (avx512_bf16 or amx_bf16), "
+            "float32 elsewhere, where bfloat16 would be emulated",
+    "float32": "float32 throughout",
+    "bfloat16": "Keras's mixed_bfloat16: float32 weights and updates, bfloat16 compute, a "
+                "float32 softmax",
+}
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 
 

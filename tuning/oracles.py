@@ -30,7 +30,7 @@ from keras_tuner.src.engine.trial import TrialStatus
 
 from suite.errors import must_be
 from suite.io import atomic_write_csv, atomic_write_text
-from training.callbacks import monitor_mode
+from training.metrics import monitor_mode
 from tuning import TRIAL_FIGURES, TUNERS
 from tuning.space import HPARAMS, SEED
 

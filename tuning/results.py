@@ -11,7 +11,7 @@ import statistics
 
 from suite.plots import new_figure
 from suite.report import Report
-from training.callbacks import monitor_mode
+from training.metrics import monitor_mode
 from tuning.space import HPARAMS, REPORT_HPARAMS, REPORT_TABLES, SEED
 
 # The report's Tables 1-4 (see ../shared/REPORTED.md): value -> (accuracy, loss, params).

@@ -5,44 +5,52 @@ optimiser) and `fit(hp, model, ...)` chooses the batch size, KerasTuner's docume
 tune an argument of `fit`. How to choose (the oracle) and how to run (the tuner) live in
 `tuning/oracles.py` and `tuning/tuner.py`.
 
-Two sizes of net (`--size`): "cpu", the default, is task 4's `cpu_net` at the report's depths
-(batch norm, a stride-2 stem, global average pooling instead of two 4096-wide dense layers),
-so that a trial reaches a real accuracy in minutes on a laptop; "report" is the report's own
-VGG (64 ... 640 filters, dense 4096, 4096; 45,238,466 parameters at depth 13), for a GPU.
+A trial is a task-4 recipe (`training.recipes.Recipe`): the search's base recipe with the
+trial's values in place of its own (`VGGHyperModel.trial_recipe`), built, whitened, compiled
+and scheduled by the same code as `python -m tasks.task4 train`. Two sizes of net: "cpu",
+task 4's `cpu_net` at the report's depths (batch norm, a stride-2 stem, global average
+pooling), so that a trial reaches a real accuracy in minutes on a laptop; "report", the
+report's own VGG (64 ... 640 filters, dense 4096, 4096; 45,238,466 parameters at depth 13),
+for a GPU.
 
-    space = SearchSpace(depths=(6, 13), batch_sizes=(16, 32))
-    hypermodel = VGGHyperModel(space, size="cpu")
+    base = resolve("cpu_net", budget_minutes=4)
+    hypermodel = VGGHyperModel(SearchSpace(centre=tuple(centre_of(base).items())), base)
     model = hypermodel.build(keras_tuner.HyperParameters())
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass
 
 import keras_tuner as kt
 
 from models.vgg import VGG_DEPTHS
-from tasks.task4.train import RECIPES
-from training.precision import compute_precision, resolve
-from tuning import OPTIMIZERS
+from suite.errors import UsageError
+from training.recipes import OPTIMIZERS, RECIPES, split_changes
 
-# The report's final model (report B): 13 conv layers, 3x3 kernels, SGD lr 0.015, batch 16.
-REPORT_HPARAMS = {"depth": 13, "kernel_size": 3, "learning_rate": 0.015, "batch_size": 16,
-                  "optimizer": "sgd"}
-# The CPU-sized space's centre: cpu_net's own layout (6 conv layers, 3x3), SGD lr 0.03 with
+# The hyper-parameters of the report's tables, and a trial's seed.
+HPARAMS = ("depth", "kernel_size", "learning_rate", "batch_size", "optimizer")
+SEED = "seed"  # a trial's seed: fixed in a search; the noise rows of --one-at-a-time vary it
+
+
+def centre_of(recipe) -> dict:
+    """A recipe's values of the searched hyper-parameters: where a search of it starts."""
+    arch = recipe.arch
+    depth = arch["depth"]
+    return {"depth": depth, "kernel_size": arch["kernel_size"],
+            "learning_rate": recipe.learning_rate, "batch_size": recipe.batch_size,
+            "optimizer": recipe.optimizer}
+
+
+# The report's final model (report B): task 4's VGG-13 recipe (SGD lr 0.015, batch 16).
+REPORT_HPARAMS = centre_of(RECIPES["vgg"])
+# The CPU-sized tables' centre: cpu_net's own layout (6 conv layers, 3x3), SGD lr 0.03 with
 # momentum 0.9 (the top of the report's learning-rate table), batch 64 (a batch of 16 leaves
 # 2 cores half idle).
-CPU_HPARAMS = {"depth": 6, "kernel_size": 3, "learning_rate": 0.03, "batch_size": 64,
-               "optimizer": "sgd"}
+CPU_HPARAMS = {**centre_of(RECIPES["cpu_net"]), "learning_rate": 0.03, "optimizer": "sgd"}
 CENTRES = {"cpu": CPU_HPARAMS, "report": REPORT_HPARAMS}
-# Where a search (not the one-at-a-time tables) starts, its first trial: the recipe a search
-# has to beat. For the CPU size that is task 4's `train` default: cpu_net's layout (the
-# tables' centre) with its recipe's optimiser, lr and batch (Adam, 2e-3, 64), so a search's
-# best is at least that recipe by the search's own measure.
-SEARCH_CENTRES = {"cpu": {**CPU_HPARAMS, **{
-    k: RECIPES["cpu_net"][k] for k in ("learning_rate", "batch_size", "optimizer")}},
-    "report": REPORT_HPARAMS}
 DEPTHS = tuple(VGG_DEPTHS)
 KERNEL_SIZES = (2, 3, 4, 5)
 BATCH_SIZES = (16, 32, 64, 128)
@@ -153,107 +161,106 @@ def _default(values, preferred):
 
 
 SIZES = ("cpu", "report")
+
+
 class VGGHyperModel(kt.HyperModel):
     """A VGG with depth, kernel size, optimiser, learning rate, batch size (and seed) tuned.
 
     Args:
         space: the `SearchSpace`.
-        size: "cpu" (task 4's `cpu_net` at the report's depths) or "report" (the report's
-            VGG with two dense layers).
-        input_shape: (height, width, channels) of the images.
-        width_scale: multiply every conv layer's filters by this (1 = cpu_net's 24 ... 256,
-            or the report's 64 ... 640; 1/16 makes a report-size trial take seconds).
-        dense: the report size's hidden dense sizes (the report's 4096, 4096).
-        momentum: SGD momentum (the report used plain SGD: 0).
-        trial_minutes: train each trial this long (the learning rate annealed to zero over
-            it, `training.callbacks.time_budget`) within fit's epochs; None = the epochs alone.
-        precision: "float32", "bfloat16" or "auto" (`training.precision`): the arithmetic
-            of the trials' steps.
-        label_smoothing: the trials' label smoothing (0 = plain labels).
+        base: the recipe every trial starts from (`training.recipes.Recipe`); a trial is it
+            with the trial's values in their place.
+        size: "cpu" (task 4's `cpu_net` at the report's depths, `base.model` "cpu_net") or
+            "report" (the report's VGG, `base.model` a vgg, its filters per depth scaled by
+            `width_scale`).
+        width_scale: the report size's filter multiplier (1/16 makes a trial take seconds).
+        whitening: `whitening(recipe) -> photos` for a recipe that whitens its stem (the
+            search's training photos, `training.photos.whitening_from_arrays`).
 
     Example:
-        hypermodel = VGGHyperModel(SearchSpace(), size="cpu", trial_minutes=3)
+        hypermodel = VGGHyperModel(SearchSpace(), resolve("cpu_net", budget_minutes=3))
         tuner = VGGTuner(oracle, hypermodel, directory="runs/x", project_name="keras_tuner")
         tuner.search(datasets, epochs=100)  # datasets(batch_size, seed) -> (train, val)
     """
 
-    def __init__(self, space: SearchSpace = SearchSpace(), size: str = "cpu",
-                 input_shape=(64, 64, 3), width_scale: float = 1.0, dense=(4096, 4096),
-                 momentum: float = 0.9, trial_minutes: float | None = None,
-                 precision: str = "float32", label_smoothing: float = 0.0):
+    def __init__(self, space: SearchSpace, base, size: str = "cpu", width_scale: float = 1.0,
+                 whitening=None):
         super().__init__(name="vgg")
         if size not in SIZES:
             raise ValueError(f"size must be one of {', '.join(SIZES)}; got {size!r}.")
-        self.space = space
-        self.size = size
-        self.input_shape = tuple(input_shape)
-        self.width_scale = width_scale
-        self.dense = tuple(dense)
-        self.momentum = momentum
-        self.trial_minutes = trial_minutes
-        self.precision = resolve(precision)
-        self.label_smoothing = label_smoothing
+        self.space, self.base, self.size = space, base, size
+        self.width_scale, self.whitening = width_scale, whitening
 
     def declare_hyperparameters(self, hp):
         self.space.declare(hp)
 
     def architecture(self, depth: int) -> dict:
-        """The net's fixed settings at `depth`, as task 4's `--hparams` takes them: `cpu_net`
-        and its width, or `build_vgg`'s `filters` and `dense`."""
+        """The net's settings at `depth` that are not searched: the report size's filters
+        per block, scaled (the cpu size's are the base recipe's)."""
         if self.size == "cpu":
-            return {"model": "cpu_net", "width": max(4, round(32 * self.width_scale))}
+            return {"depth": depth}
         from models.vgg import block_filters
 
-        filters = [[max(1, round(n * self.width_scale)) for n in block]
-                   for block in block_filters(depth)]
-        return {"filters": filters, "dense": list(self.dense)}
+        return {"filters": [[max(1, round(n * self.width_scale)) for n in block]
+                            for block in block_filters(depth)]}
 
-    def make_model(self, depth: int, kernel_size: int):
-        from models.vgg import build_cpu_net, build_vgg
+    def trial_recipe(self, values: dict):
+        """The base recipe with a trial's `values` (`SearchSpace.declare`'s) in place."""
+        depth = values["depth"]
+        changes = split_changes({**values, **self.architecture(depth)})
+        if self.size == "report":
+            changes["model"] = f"vgg{depth}"
+        return self.base.replace(**changes)
 
-        arch = self.architecture(depth)
-        with compute_precision(self.precision):
-            if self.size == "cpu":
-                return build_cpu_net(self.input_shape, 2, width=arch["width"], depth=depth,
-                                     kernel_size=kernel_size)
-            return build_vgg(depth=depth, kernel_size=kernel_size,
-                             input_shape=self.input_shape, num_classes=2, **arch)
+    def fixed_hparams(self, depth: int) -> dict:
+        """What `best_hparams.json` needs besides the searched values for `python -m
+        tasks.task4 train --hparams` to train the trial's recipe: the net, and every setting
+        in which the base recipe differs from the net's own recipe under the same budget."""
+        from training.recipes import resolve
+
+        own = resolve(self.base.model, self.base.budget_minutes,
+                      flags={"precision": self.base.precision}).to_dict()
+        base = self.base.to_dict()
+        fixed = {k: v for k, v in split_changes(base).items() if k != "architecture"
+                 and own[k] != v and k not in ("epochs", "patience")}
+        arch = {k: v for k, v in base["architecture"].items()
+                if own["architecture"].get(k) != v and k not in HPARAMS}
+        model = self.base.model if self.size == "cpu" else f"vgg{depth}"
+        return {"model": model, **fixed, **arch, **self.architecture(depth)}
 
     def build(self, hp):
-        import keras
+        from training.nets import compiled_model
 
-        from training.fitting import compile_classifier
-        from training.optimizers import make_optimizer
-
-        values = self.space.declare(hp)
-        keras.utils.set_random_seed(values[SEED])
         try:
-            model = self.make_model(values["depth"], values["kernel_size"])
-        except ValueError as error:
-            # A combination the net cannot be built with (a kernel too large for the last
-            # blocks' feature maps): the trial fails with this reason, the search goes on.
+            recipe = self.trial_recipe(self.space.declare(hp))
+            return compiled_model(recipe, self.whitening(recipe) if recipe.whiten and
+                                  self.whitening else None, verbose=False)
+        except UsageError as error:
+            # A value no recipe takes, or a combination the net cannot be built with (a
+            # kernel too large for the last blocks' feature maps): the trial fails with this
+            # reason, the search goes on.
             raise kt.errors.FailedTrialError(str(error)) from None
-        optimizer = make_optimizer(values["optimizer"], values["learning_rate"],
-                                   momentum=self.momentum)
-        # One step per call: a trial's time budget sets the learning rate before every step (16
-        # steps a call measured no faster for cpu_net here).
-        return compile_classifier(model, optimizer, label_smoothing=self.label_smoothing,
-                                  steps_per_execution=1)
 
     def fit(self, hp, model, datasets, epochs=1, callbacks=(), verbose=2, **kwargs):
-        """Train with the batch size and seed this trial chose, for `trial_minutes` if set.
+        """Train the trial's recipe: its batch size and seed, its schedule (under a trial
+        budget, the budget's epochs, warm-up and cosine, as `train`).
 
         Args:
-            datasets: `datasets(batch_size, seed) -> (train, val)`, two `tf.data.Dataset`s.
+            datasets: `datasets(recipe) -> (train, val)`, two `tf.data.Dataset`s.
         """
-        from training.callbacks import NaNLossError, nan_guard, time_budget
+        from training.budgets import recipe_schedule
+        from training.callbacks import NaNGuard, NaNLossError
 
-        train, val = datasets(self.space.batch_size(hp), self.space.seed(hp))
-        guard = nan_guard()
-        budget = [time_budget(self.trial_minutes)] if self.trial_minutes else []
+        recipe = self.trial_recipe(self.space.declare(hp))
+        train, val = datasets(recipe)
+        guard, start = NaNGuard(), time.perf_counter()
+        steps = max(1, int(train.cardinality()))
+        schedule = recipe_schedule(recipe, lambda: time.perf_counter() - start, steps,
+                                   tail_seconds=0.0)
         # The pipeline shuffles; Keras would warn that its own `shuffle` does not apply.
         history = model.fit(train, validation_data=val, epochs=epochs, shuffle=False,
-                            callbacks=[*callbacks, *budget, guard], verbose=verbose, **kwargs)
+                            callbacks=[*callbacks, *schedule, guard], verbose=verbose,
+                            **kwargs)
         try:
             guard.check()
         except NaNLossError as error:

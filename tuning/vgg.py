@@ -31,7 +31,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from data.augment import AUGMENTS
+from data.augment import AUGMENTS, ENGINES
 from data.locate import check_data_dir
 from models.vgg import VGG_DEPTHS
 from suite.cli import (
@@ -40,7 +40,6 @@ from suite.cli import (
     Parser,
     add_common_flags,
     exit_status,
-    float_list,
     fraction,
     int_list,
     nonnegative_int,
@@ -51,8 +50,8 @@ from suite.env import limit_threads, set_seed
 from suite.errors import UsageError, must_be
 from suite.runs import RunDir
 from suite.tf_quiet import import_tensorflow
-from tasks.task4.train import RECIPES as TRAIN_RECIPES
-from training.precision import PRECISIONS
+from training.precision import PRECISION_NOTES, PRECISIONS
+from training.recipes import ARCHITECTURES, BUDGET_MAX_EPOCHS, flag_list_type, flag_type
 from tuning import OPTIMIZERS, TUNERS
 
 PROG = "python -m tuning.vgg"
@@ -64,31 +63,34 @@ NOT_SEARCH_CONFIG = NOT_CONFIG | {"max_trials", "chief", "worker", "local_worker
                                   "lease_seconds", "chief_timeout", "quiet",
                                   "trials_per_process", "in_child"}
 SIZES = ("cpu", "report")  # tuning.space.SIZES, named here so that --help needs no KerasTuner
-# Each size's defaults, and the tiny ones of --quick (a trial takes seconds on 2 cores).
-# A CPU trial trains for --trial-minutes within at most EPOCH_CAP epochs.
-EPOCH_CAP = 1000
-DEFAULTS = {
-    # cpu_net at half its width (16 ... 128) and mirrored photos: in a 3-minute trial of the
-    # centre it reached 87.8% against 87.1% with shifts too, and 86.4% / 85.6% at widths
-    # 24 / 32 (fewer epochs: 10 against 6).
-    "cpu": {"max_trials": 20, "epochs": EPOCH_CAP, "trial_minutes": 3.0, "limit": None,
-            "width_scale": 0.5, "dense": [4096, 4096], "augment": "flip", "momentum": 0.9,
-            "label_smoothing": 0.0, "trials_per_process": 1},
+# How each kind of run searches, and what it changes in task 4's recipe besides the values
+# it searches (`base_recipe`); --quick's tiny settings over them (a trial takes seconds on
+# 2 cores). A trial under --trial-minutes plans its epochs as train's budget does, within at
+# most EPOCH_CAP.
+EPOCH_CAP = BUDGET_MAX_EPOCHS
+RUNS = {
+    # A search (random, Bayesian, Hyperband) of the CPU size trains train's own budgeted
+    # recipe (cpu_net at full width, whitened, its augmentation, smoothing and one-cycle):
+    # a search that trained its trials as the tables do picked a net that learned fastest in
+    # minutes and lost to train's default over 30 (tuning/README.md, "Searches").
+    "search": {"max_trials": 20, "epochs": EPOCH_CAP, "trial_minutes": 4.0, "limit": None,
+               "width_scale": 1.0, "trials_per_process": 1},
+    # The one-at-a-time tables must fit in an hour: half-width nets on mirrored photos,
+    # plain labels, no whitening or warm-up, 3 minutes a trial (README, "The tables").
+    "tables": {"max_trials": 20, "epochs": EPOCH_CAP, "trial_minutes": 3.0, "limit": None,
+               "width_scale": 0.5, "augment": "flip", "label_smoothing": 0.0,
+               "whiten": False, "warmup": 0.0, "trials_per_process": 1},
+    # The report's own VGG, plain SGD, its augmentation and epochs: a GPU's job.
     "report": {"max_trials": 20, "epochs": 10, "trial_minutes": None, "limit": None,
                "width_scale": 1.0, "dense": [4096, 4096], "augment": "report",
                "momentum": 0.0, "label_smoothing": 0.0, "trials_per_process": 1},
 }
-# A random, Bayesian or Hyperband search of the CPU size trains its trials as task 4's
-# `train` does (cpu_net at full width, its recipe's augmentation and label smoothing): the
-# 20-trial Bayesian search with the one-at-a-time settings above found a half-width net on
-# batches of 16 that learned fastest in 3 minutes and was 2.0 points worse than train's
-# default after 30 (90.07% against 92.09%). 4 minutes a trial keeps 20 trials in about 1.5
-# hours.
-CPU_SEARCH = {"trial_minutes": 4.0, "width_scale": 1.0,
-              "augment": TRAIN_RECIPES["cpu_net"]["augment"],
-              "label_smoothing": TRAIN_RECIPES["cpu_net"]["label_smoothing"]}
 QUICK = {"max_trials": 4, "epochs": 1, "trial_minutes": None, "limit": 100,
          "width_scale": 1 / 16, "dense": [32, 32], "augment": "none", "trials_per_process": 0}
+# The recipe fields a search's flags (or its kind) set, as `training.recipes.resolve` takes them.
+AUGMENT_HELP = "; ".join(f"{name}: {config.describe()}" for name, config in AUGMENTS.items())
+RECIPE_FLAGS = ("augment", "label_smoothing", "momentum", "engine", "image_size", "precision",
+                "limit", "seed", "epochs", "whiten", "warmup")
 CENTRE_SEEDS = 3  # --one-at-a-time runs its centre with this many seeds
 # A child process's exit status when it ran its --trials-per-process and trials may remain.
 MORE_TRIALS = 75
@@ -100,16 +102,19 @@ def parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("search")
     g.add_argument("--tuner", choices=TUNERS, default="random", help="the search algorithm")
     g.add_argument("--max-trials", type=positive_int,
-                   help=f"trials at most (default {DEFAULTS['cpu']['max_trials']}; quick "
+                   help=f"trials at most (default {RUNS['search']['max_trials']}; quick "
                         f"{QUICK['max_trials']})")
     g.add_argument("--trial-minutes", type=positive_float,
-                   help="train each trial this long, the learning rate annealed to zero over "
-                        "it (default with --size cpu: 4 for a search, 3 for --one-at-a-time; "
-                        "none with --size report, --quick or Hyperband, whose trials are "
-                        "counted in --epochs)")
-    g.add_argument("--epochs", type=positive_int,
+                   help="train each trial under this budget, as task 4's train --budget-"
+                        "minutes does: its epochs planned, the learning rate annealed to zero "
+                        f"at the last (default with --size cpu: "
+                        f"{RUNS['search']['trial_minutes']:g} for a search, "
+                        f"{RUNS['tables']['trial_minutes']:g} for --one-at-a-time; none with "
+                        "--size report, --quick or Hyperband, whose trials are counted in "
+                        "--epochs)")
+    g.add_argument("--epochs", type=flag_type("epochs"),
                    help=f"epochs per trial (at most, with --trial-minutes; default "
-                        f"{DEFAULTS['report']['epochs']} with --size report; quick "
+                        f"{RUNS['report']['epochs']} with --size report; quick "
                         f"{QUICK['epochs']})")
     g.add_argument("--objective", choices=OBJECTIVES, default="val_accuracy",
                    help="the metric the search optimises")
@@ -127,9 +132,11 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--in-child", action="store_true", help=argparse.SUPPRESS)
     s = p.add_argument_group("search space (default: all of it)")
     s.add_argument("--depths", type=int_list, help="conv layers to try, e.g. 6,13,19")
-    s.add_argument("--kernel-sizes", type=int_list, help="kernel sizes to try (2-5)")
-    s.add_argument("--batch-sizes", type=int_list, help="batch sizes to try (16,32,64,128)")
-    s.add_argument("--learning-rates", type=float_list,
+    s.add_argument("--kernel-sizes", type=flag_list_type("kernel_size"),
+                   help="kernel sizes to try (2-5)")
+    s.add_argument("--batch-sizes", type=flag_list_type("batch_size"),
+                   help="batch sizes to try (16,32,64,128)")
+    s.add_argument("--learning-rates", type=flag_list_type("learning_rate"),
                    help="learning rates to choose from (default log-uniform 1e-3...3e-2)")
     s.add_argument("--optimizers", type=_optimizers, help="sgd and/or adam, e.g. sgd,adam")
     d = p.add_argument_group("data and model (task 4's)")
@@ -137,39 +144,37 @@ def parser() -> argparse.ArgumentParser:
                    help="cpu: task 4's cpu_net at the report's depths (batch norm, global "
                         "pooling; a trial in minutes on a laptop); report: the report's VGG "
                         "(64...640 filters, dense 4096; for a GPU or a cluster)")
-    d.add_argument("--image-size", type=positive_int, default=64, help="image side in pixels")
-    d.add_argument("--limit", type=positive_int,
+    d.add_argument("--image-size", type=flag_type("image_size"), default=64,
+                   help="image side in pixels")
+    d.add_argument("--limit", type=flag_type("limit"),
                    help="at most this many images per class (default all; quick "
                         f"{QUICK['limit']})")
     d.add_argument("--val-fraction", type=fraction, default=0.2,
                    help="share of each class held out for validation")
     d.add_argument("--augment", choices=tuple(AUGMENTS),
-                   help="flip: mirror half the photos (--one-at-a-time's default with --size "
-                        "cpu: a 3-minute trial under-fits with more); light: and shift them by "
-                        "up to 1/16; medium: flip, shifts of up to 1/8, zoom 0.85-1.15, turns "
-                        "of up to 10 degrees (a search's default, as task 4's train of "
-                        "cpu_net); strong: medium with zoom 0.7-1.3 and turns of up to 15 "
-                        "degrees; report: shifts 0.2, zoom 0.5, shear 0.2, flip (--size "
-                        "report's); none (--quick's)")
+                   help=f"the trials' augmentation ({AUGMENT_HELP}); default: a search "
+                        f"takes train's recipe's, --one-at-a-time "
+                        f"{RUNS['tables']['augment']}, --size report "
+                        f"{RUNS['report']['augment']}, --quick {QUICK['augment']}")
     d.add_argument("--no-augment", dest="augment", action="store_const", const="none",
                    help="the same as --augment none")
-    d.add_argument("--label-smoothing", type=fraction,
+    d.add_argument("--label-smoothing", type=flag_type("label_smoothing"),
                    help="the trials' label smoothing, as task 4's train --label-smoothing "
-                        f"(default {CPU_SEARCH['label_smoothing']:g} for a search with --size "
-                        "cpu, as train's cpu_net; 0 for --one-at-a-time and --size report)")
-    d.add_argument("--engine", choices=("fast", "legacy"), default="fast",
+                        "(default: a search takes train's recipe's; 0 for --one-at-a-time "
+                        "and --size report)")
+    d.add_argument("--engine", choices=ENGINES, default="fast",
                    help="augmentation engine: fast (tf.data affine) or legacy "
                         "(ImageDataGenerator)")
     d.add_argument("--width-scale", type=positive_float,
                    help="multiply every conv layer's filters (default with --size cpu: 1 = "
-                        "cpu_net's 24...256 for a search, 0.5 for --one-at-a-time; 1 = the "
+                        "cpu_net's width for a search, 0.5 for --one-at-a-time; 1 = the "
                         "report's 64...640 with --size report; quick 1/16)")
     d.add_argument("--precision", choices=PRECISIONS, default="auto",
-                   help="the trials' arithmetic, as task 4's train --precision: auto is "
-                        "bfloat16 on a CPU with native bfloat16 instructions, float32 elsewhere")
+                   help=f"the trials' arithmetic, as task 4's train --precision: "
+                        f"{PRECISION_NOTES['auto']}")
     d.add_argument("--dense", type=int_list,
                    help="--size report's hidden dense sizes (default 4096,4096; quick 32,32)")
-    d.add_argument("--momentum", type=fraction,
+    d.add_argument("--momentum", type=flag_type("momentum"),
                    help="SGD's momentum (default 0.9 with --size cpu; the report's plain "
                         "SGD, 0, with --size report)")
     m = p.add_argument_group("distributed (KerasTuner's chief/worker mode)")
@@ -205,29 +210,43 @@ def resolve(args) -> argparse.Namespace:
     if args.tuner == "hyperband" and args.trial_minutes:
         raise UsageError("Hyperband's rounds are counted in epochs: give --epochs, not "
                          "--trial-minutes.")
-    searching = args.size == "cpu" and not args.one_at_a_time
-    defaults = {**DEFAULTS[args.size], **(CPU_SEARCH if searching else {}),
-                **(QUICK if args.quick else {})}
+    kind = "report" if args.size == "report" else "tables" if args.one_at_a_time else "search"
+    defaults = {**RUNS[kind], **(QUICK if args.quick else {})}
     if args.tuner == "hyperband" or (args.epochs and not args.trial_minutes):
         defaults["trial_minutes"] = None  # epochs alone
         if defaults["epochs"] == EPOCH_CAP:
-            defaults["epochs"] = DEFAULTS["report"]["epochs"]
+            defaults["epochs"] = RUNS["report"]["epochs"]
     if args.chief or args.worker or args.local_workers:
         defaults["trials_per_process"] = 0  # a worker keeps its id; the chief does not train
     for name, value in defaults.items():
-        if getattr(args, name) is None:
+        if getattr(args, name, None) is None:
             setattr(args, name, value)
-    checks = {"depths": (set(VGG_DEPTHS), f"one of {', '.join(map(str, VGG_DEPTHS))}"),
-              "kernel_sizes": (set(range(1, 12)), "between 1 and 11")}
-    for name, (allowed, words) in checks.items():
-        bad = [v for v in getattr(args, name) or [] if v not in allowed]
-        if bad:
-            raise UsageError(must_be(f"--{name.replace('_', '-')}", words, bad[0]))
+    bad = [v for v in args.depths or [] if v not in VGG_DEPTHS]
+    if bad:
+        raise UsageError(must_be("--depths", f"one of {', '.join(map(str, VGG_DEPTHS))}",
+                                 bad[0]))
     if args.one_at_a_time and args.tuner != "random":
         raise UsageError("--one-at-a-time runs the report's fixed list of trials; leave out "
                          "--tuner.")
+    args.recipe = base_recipe(args)
     check_data_dir(args.data_dir, "dogs-vs-cats/ (or its train/ folder's parent)")
     return args
+
+
+def base_recipe(args):
+    """The task-4 recipe every trial starts from: the net's recipe under the trial's budget
+    (`training.recipes.resolve`, as `train --budget-minutes` resolves it), with what the
+    flags and the kind of run change (`RUNS`); a trial puts its values in place."""
+    from training.recipes import resolve as resolve_recipe
+
+    flags = {name: getattr(args, name, None) for name in RECIPE_FLAGS}
+    if args.size == "cpu":
+        width = ARCHITECTURES["cpu_net"]["width"]
+        model, flags["architecture"] = "cpu_net", {"width": max(4, round(width *
+                                                                         args.width_scale))}
+    else:
+        model, flags["architecture"] = "vgg13", {"dense": args.dense}
+    return resolve_recipe(model, args.trial_minutes, flags=flags)
 
 
 def main(argv=None) -> int:
@@ -323,19 +342,16 @@ def search(args) -> int:
     import_tensorflow()
     set_seed(args.seed)
     space, combinations = search_space(args)
-    oracle, hypermodel, tuner = _tuner(args, run, space, combinations)
-    datasets = None if args.chief else _datasets(args, run)  # the chief does not train
+    datasets, whitening = _photos(args, run)  # decoded only when a trial asks
+    oracle, hypermodel, tuner = _tuner(args, run, space, combinations, whitening)
 
     def report():
         from tuning.results import write_results
 
         write_results(run, oracle.trial_rows(), args.objective,
                       settings(args, space, combinations), one_at_a_time=args.one_at_a_time,
-                      model=fixed_settings,
+                      model=hypermodel.fixed_hparams,
                       centre=dict(space.centre))
-
-    def fixed_settings(depth):
-        return {**hypermodel.architecture(depth), "momentum": args.momentum}
 
     try:
         _run_trials(args, run, tuner, datasets)
@@ -376,9 +392,10 @@ def _set_role(args) -> None:
 def search_space(args):
     """The `SearchSpace` of the flags, and the report's fixed list with --one-at-a-time (else
     None); a finite space caps --max-trials at its size."""
-    from tuning.space import CENTRES, SEARCH_CENTRES, SearchSpace, one_at_a_time
+    from tuning.space import CENTRES, SearchSpace, centre_of, one_at_a_time
 
-    centre = (CENTRES if args.one_at_a_time else SEARCH_CENTRES)[args.size]
+    # The tables vary the report's centre; a search starts from its base recipe's values.
+    centre = CENTRES[args.size] if args.one_at_a_time else centre_of(args.recipe)
     seeds = tuple(range(args.seed, args.seed + (args.seeds if args.one_at_a_time else 1)))
     space = SearchSpace(**{k: tuple(v) for k, v in (
         ("depths", args.depths), ("kernel_sizes", args.kernel_sizes),
@@ -390,7 +407,7 @@ def search_space(args):
     return space, combinations
 
 
-def _tuner(args, run: RunDir, space, combinations):
+def _tuner(args, run: RunDir, space, combinations, whitening=None):
     """What to try (the hypermodel), how to choose (the oracle), how to run (the tuner)."""
     from tuning.oracles import make_oracle
     from tuning.space import VGGHyperModel
@@ -399,12 +416,8 @@ def _tuner(args, run: RunDir, space, combinations):
     oracle = make_oracle(args.tuner, args.objective, args.max_trials, args.seed, args.epochs,
                          combinations=combinations, results_dir=None if args.worker else run.path,
                          lease_seconds=args.lease_seconds, keep_running_trials=args.chief)
-    hypermodel = VGGHyperModel(space, size=args.size,
-                               input_shape=(args.image_size, args.image_size, 3),
-                               width_scale=args.width_scale, dense=args.dense,
-                               momentum=args.momentum, trial_minutes=args.trial_minutes,
-                               precision=args.precision,
-                               label_smoothing=args.label_smoothing)
+    hypermodel = VGGHyperModel(space, args.recipe, size=args.size,
+                               width_scale=args.width_scale, whitening=whitening)
     tuner = VGGTuner(oracle, hypermodel, directory=str(run.path), project_name="keras_tuner",
                      chief_timeout=args.chief_timeout, overwrite=False,
                      trials_per_process=args.trials_per_process or None)
@@ -419,34 +432,41 @@ def _run_trials(args, run: RunDir, tuner, datasets) -> None:
                                                         write_graph=False)])
 
 
-def _datasets(args, run: RunDir):
-    """`datasets(batch_size, seed) -> (train, val)`; the photos are decoded on the first call
-    (a process that finds the search finished decodes none), once per search: the decoded
-    pixels are cached in the results folder for the next trial's process."""
-    augment = AUGMENTS[args.augment].replace(engine=args.engine)
+def _photos(args, run: RunDir):
+    """(`datasets(recipe) -> (train, val)`, `whitening(recipe) -> photos`): the search's
+    photos, decoded on the first call (a process that finds the search finished decodes
+    none), once per search: the decoded pixels are cached in the results folder for the next
+    trial's process."""
 
     @functools.cache
     def photos():
-        from data.dogs import decoded_arrays
+        from training.photos import cached_arrays
 
         split = search_split(args, run)
         cache = run.file(f"cache/photos-{args.image_size}px.npz")
-        train = decoded_arrays(split["train_files"], split["train_labels"], args.image_size,
-                               cache)
-        val = decoded_arrays(split["val_files"], split["val_labels"], args.image_size,
-                             cache.with_name(f"val-{cache.name}"))
+        train = cached_arrays(split["train_files"], split["train_labels"], args.image_size,
+                              cache)
+        val = cached_arrays(split["val_files"], split["val_labels"], args.image_size,
+                            cache.with_name(f"val-{cache.name}"))
         print(f"tuning: {len(train[0]):,} training and {len(val[0]):,} validation images",
               flush=True)
         return train, val
 
-    def datasets(batch_size: int, seed: int):
+    def datasets(recipe):
         from data.dogs import array_pipeline
+        from training.photos import MIN_VALIDATION_BATCH, augmentation
 
         (x_train, y_train), (x_val, y_val) = photos()
-        return (array_pipeline(x_train, y_train, batch_size, augment, shuffle=True, seed=seed),
-                array_pipeline(x_val, y_val, max(64, batch_size)))
+        return (array_pipeline(x_train, y_train, recipe.batch_size, augmentation(recipe),
+                               shuffle=True, seed=recipe.seed),
+                array_pipeline(x_val, y_val, max(MIN_VALIDATION_BATCH, recipe.batch_size)))
 
-    return datasets
+    def whitening(recipe):
+        from training.photos import whitening_from_arrays
+
+        return whitening_from_arrays(recipe, photos()[0][0])
+
+    return datasets, whitening
 
 
 def search_split(args, run: RunDir) -> dict:
@@ -476,26 +496,22 @@ def search_split(args, run: RunDir) -> dict:
 
 
 def settings(args, space, combinations) -> str:
+    """The search in words, for its report."""
     what = ("the report's one-at-a-time list (" + str(len(combinations)) + " trials)"
             if combinations else f"{args.tuner} search, at most {args.max_trials} trials")
     lr = (", ".join(map(str, space.learning_rates)) if space.learning_rates
           else "log-uniform 1e-3...3e-2")
-    length = (f"{args.trial_minutes:g} minutes per trial (lr annealed to zero over them)"
-              if args.trial_minutes else f"{args.epochs} epoch(s) per trial")
-    model = ("task 4's cpu_net at each depth (batch norm, global average pooling)"
-             if args.size == "cpu" else
-             f"the report's VGG, dense {', '.join(map(str, args.dense))}")
-    from training.precision import resolve as precision
-
-    return (f"{what}; {length}; {precision(args.precision)}; objective {args.objective}. Data: "
-            f"Dogs vs. Cats at {args.image_size}x{args.image_size}, "
+    length = (f"{args.trial_minutes:g} minutes per trial (its epochs planned, the rate "
+              f"annealed to zero at the last)" if args.trial_minutes
+              else f"{args.epochs} epoch(s) per trial")
+    return (f"{what}; {length}; objective {args.objective}. Data: Dogs vs. Cats at "
+            f"{args.image_size}x{args.image_size}, "
             f"{'all' if not args.limit else f'at most {args.limit:,}'} images per class, "
-            f"{args.val_fraction:.0%} validation, augmentation {args.augment}, label "
-            f"smoothing {args.label_smoothing:g}. Model: "
-            f"{model}, filters x{args.width_scale:g}, SGD momentum {args.momentum:g}. Space: "
-            f"depth {list(space.depths)}, kernel "
+            f"{args.val_fraction:.0%} validation. Every trial is this task-4 "
+            f"{args.recipe.describe()}, with its own depth, kernel size, learning rate, "
+            f"batch size and optimizer from the space: depth {list(space.depths)}, kernel "
             f"{list(space.kernel_sizes)}, lr {lr}, batch {list(space.batch_sizes)}, "
-            f"optimizer {list(space.optimizers)}. Seed {args.seed}.")
+            f"optimizer {list(space.optimizers)}.")
 
 
 if __name__ == "__main__":

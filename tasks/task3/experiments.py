@@ -17,7 +17,6 @@ from suite.errors import UsageError, must_be
 from suite.plots import new_figure
 from suite.report import Report, percent
 from tasks.task3 import reported
-from training.callbacks import evaluate_each_epoch, step_loss_logger, time_budget
 from training.fitting import TENSORBOARD_NOTE, compile_classifier, fit_logged, load_splits
 from training.optimizers import make_optimizer
 from training.variants import run_variants
@@ -133,6 +132,7 @@ def train_decay_model(args, run, splits, variant: str, label: str, strength: flo
     import keras
 
     from models.mlp import make_mlp
+    from training.callbacks import EvaluateEachEpoch
 
     train, val, test = pipelines(splits, 64, seed, flatten=True)
     model = compile_classifier(
@@ -144,7 +144,7 @@ def train_decay_model(args, run, splits, variant: str, label: str, strength: flo
     stop = keras.callbacks.EarlyStopping(DECAY_MONITOR, mode="min", patience=args.patience,
                                          restore_best_weights=True)
     rows, seconds = fit_logged(model, train, val, epochs, run.file(f"tensorboard/{variant}"),
-                               callbacks=[evaluate_each_epoch(test), logger, stop])
+                               callbacks=[EvaluateEachEpoch(test), logger, stop])
     test_accuracy = model.evaluate(test, verbose=0, return_dict=True)["accuracy"]
     result = {"model": label, "seed": seed, "l2": strength, "epochs": len(rows),
               "best_epoch": stop.best_epoch + 1, "test_accuracy": float(test_accuracy),
@@ -447,13 +447,14 @@ def train_cnn_variant(args, run, splits, variant: str, epochs: int) -> dict:
     """The 206,500-parameter CNN as `variant` (plain, dropout, batchnorm), Adam, batch 128,
     test accuracy after every epoch; its history rows and results."""
     from models.cnn import make_cnn_206k
+    from training.callbacks import EvaluateEachEpoch
 
     train, val, test = pipelines(splits, 128, args.seed)
     model = compile_classifier(make_cnn_206k(splits.image_shape, splits.num_classes,
                                              variant=variant), make_optimizer("adam", args.lr))
     first_epoch = first_epoch_without_start_share(test)
     rows, seconds = fit_logged(model, train, val, epochs, run.file(f"tensorboard/{variant}"),
-                               callbacks=[evaluate_each_epoch(test), first_epoch])
+                               callbacks=[EvaluateEachEpoch(test), first_epoch])
     result = {"variant": variant, "params": int(model.count_params()),
               "epoch_1_test_error": 1 - rows[0]["test_accuracy"],
               "test_error": 1 - rows[-1]["test_accuracy"],
@@ -526,16 +527,19 @@ def train_cifar_model(args, run, splits, name: str, steps: int, every: int,
     its curve rows, its loss every 100 steps and its results."""
     import keras
 
+    from training.budgets import TimeBudget
+    from training.callbacks import EvaluateEachEpoch, StepLossLogger
+
     model, rate, augment, smoothing = cifar_setup(name, splits, args.seed)
     train, _, test = pipelines(splits, batch_size, args.seed, augment=augment)
     # One step per call: the budget sets the learning rate before every step, and an
     # "epoch" here is `every` steps, which need not be a multiple of a call's steps.
     compile_classifier(model, make_optimizer("adam", rate), label_smoothing=smoothing,
                        steps_per_execution=1)
-    loss_log = step_loss_logger(100 if not args.quick else 5)
-    callbacks = [evaluate_each_epoch(test), loss_log]
+    loss_log = StepLossLogger(100 if not args.quick else 5)
+    callbacks = [EvaluateEachEpoch(test), loss_log]
     if args.budget_minutes:  # the strong net anneals its rate over the budget
-        callbacks.append(time_budget(args.budget_minutes, anneal=name == "strong"))
+        callbacks.append(TimeBudget(args.budget_minutes, anneal=name == "strong"))
     elif name == "strong":  # or over the steps
         model.optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
             rate, decay_steps=steps)

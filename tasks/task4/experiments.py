@@ -21,6 +21,7 @@ from suite.cli import Task
 from suite.io import read_json
 from suite.report import Report, percent
 from tasks.task4 import analyze as _analyze
+from tasks.task4 import flags as _flags
 from tasks.task4 import submit as _submit
 from tasks.task4 import train as _train
 
@@ -31,9 +32,9 @@ task = Task("task4", "Task 4: Kaggle Dogs vs. Cats with VGG-style CNNs.",
 
 
 @task.experiment("train", "Train one CNN: best val weights kept, resumable, budget-aware.",
-                 arguments=_train.ARGUMENTS)
+                 arguments=_flags.ARGUMENTS, prepare=_flags.prepare)
 def run_train(args, run):
-    _train.train(args, run, started=STARTED)
+    _train.train(args.recipe, args.data_dir, run, started=STARTED)
 
 
 @task.experiment("analyze", "Feature maps, misclassified galleries, confusion matrix, "
@@ -56,35 +57,19 @@ def run_submit(args, run):
     _submit.submit(args, run)
 
 
+# `all` takes train's flags, with the report's VGG-13 as its net, and hands on those given.
 ALL_ARGUMENTS = [(names, {**kw, "default": "vgg13"}) if names == ("--model",) else
-                 (names, kw) for names, kw in _train.ARGUMENTS]
-
-# train's own flags that `all` hands on when given (left out, train's recipe decides).
-TRAIN_OPTIONAL_FLAGS = ("hparams", "optimizer", "lr", "batch_size", "epochs",
-                        "budget_minutes", "limit", "augment", "cutout", "label_smoothing",
-                        "warmup", "width", "patience")
-
-
-def train_argv(args) -> list[str]:
-    """`all`'s flags as train's command line (its common flags come from `task`)."""
-    argv = ["--model", args.model, "--engine", args.engine,
-            "--image-size", str(args.image_size), "--precision", args.precision,
-            "--weight-decay", str(args.weight_decay), "--ema", str(args.ema),
-            "--progressive", str(args.progressive)]
-    for name in TRAIN_OPTIONAL_FLAGS:
-        if getattr(args, name) is not None:
-            argv += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
-    if args.whiten is not None:
-        argv.append("--whiten" if args.whiten else "--no-whiten")
-    return argv
+                 (names, kw) for names, kw in _flags.ARGUMENTS]
 
 
 @task.experiment("all", "train (the report's VGG-13 recipe by default), analyze, submit.",
                  arguments=ALL_ARGUMENTS)
 def run_all(args, run):
-    model = str(run.path / "train" / _train.MODEL_FILE)
+    from training.checkpoints import MODEL_FILE
+
+    model = str(run.path / "train" / MODEL_FILE)
     task.run_all(args, ["train", "analyze", "submit"], run,
-                 flags={"train": train_argv(args), "analyze": ["--model", model],
+                 flags={"train": task.flags_for("train", args), "analyze": ["--model", model],
                         "submit": ["--model", model]})
     trained = read_json(run.path / "train" / "metrics.json")
     submitted = read_json(run.path / "submit" / "metrics.json")

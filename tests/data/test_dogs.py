@@ -105,34 +105,26 @@ def test_pipeline_gives_the_pixels_written_scaled_to_0_1(tmp_path):
     assert unlabelled.shape == (5, 8, 8, 3)
 
 
-def test_decoded_arrays_are_the_pipelines_pixels_and_cached_for_these_files_only(tmp_path):
-    rng = np.random.default_rng(1)
-    arrays = rng.integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
+def pngs(folder):
+    """Four random 16x16 photos as lossless PNGs: (their pixels, files, labels)."""
+    arrays = np.random.default_rng(1).integers(0, 256, (4, 16, 16, 3), dtype=np.uint8)
     files = []
     for i, array in enumerate(arrays):
-        files.append(tmp_path / f"{i}.png")
-        Image.fromarray(array).save(files[-1])  # PNG: lossless
-    labels = np.array([1, 0, 0, 1])
-    cache = tmp_path / "cache" / "photos.npz"
-    images, got = decoded_arrays(files, labels, 16, cache)
-    assert images.dtype == np.uint8 and cache.exists()
+        files.append(folder / f"{i}.png")
+        Image.fromarray(array).save(files[-1])
+    return arrays, files, np.array([1, 0, 0, 1])
+
+
+def test_decoded_arrays_are_the_pipelines_pixels(tmp_path):
+    arrays, files, labels = pngs(tmp_path)
+    images, got = decoded_arrays(files, labels, 16)
+    assert images.dtype == np.uint8
     np.testing.assert_array_equal(images, arrays)
     np.testing.assert_array_equal(got, labels)
-    cache.write_bytes(_with_images(cache, np.zeros_like(arrays)))  # a marked cache
-    np.testing.assert_array_equal(decoded_arrays(files, labels, 16, cache)[0], 0)  # read
-    again, _ = decoded_arrays(files[:3], labels[:3], 16, cache)  # other files: decoded anew
-    np.testing.assert_array_equal(again, arrays[:3])
     batches = list(array_pipeline(images, labels, batch_size=3))
     np.testing.assert_allclose(np.concatenate([b[0] for b in batches]), arrays / 255.0,
                                atol=1e-6)
     assert [len(b[1]) for b in batches] == [3, 1]
-
-
-def _with_images(cache, images) -> bytes:
-    with np.load(cache) as cached:
-        buffer = io.BytesIO()
-        np.savez(buffer, images=images, labels=cached["labels"], key=cached["key"])
-    return buffer.getvalue()
 
 
 def test_test_photos_are_listed_by_numeric_id_with_the_other_files_named(tmp_path):

@@ -103,42 +103,6 @@ def test_weight_norm_logger_numbers_its_updates(steps_per_execution, updates):
     assert logger.points[0][1] > logger.points[-1][1]  # SGD to a zero target shrinks them
 
 
-@pytest.mark.parametrize("steps_per_execution, rows", [
-    (1, [(2, (0 + 1) / 2), (4, (4 + 9) / 2), (6, (0 + 1) / 2), (8, (4 + 9) / 2)]),
-    # calls end at batches 3, 4 | 3, 4 of each epoch: a row at the first call past each 2
-    (3, [(3, (0 + 1 + 4) / 3), (4, 9), (7, (0 + 1 + 4) / 3), (8, 9)]),
-])
-def test_step_loss_logger_recovers_batch_losses(steps_per_execution, rows):
-    import keras
-
-    from training.callbacks import step_loss_logger
-
-    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False,
-                                                                  kernel_initializer="zeros")])
-    model.compile(keras.optimizers.SGD(0.0), "mse",  # frozen: batch i's loss is known
-                  steps_per_execution=steps_per_execution)
-    x = np.ones((8, 1), np.float32)
-    y = np.repeat(np.arange(4, dtype=np.float32), 2)[:, None]  # batches of 2: 0, 1, 2, 3
-    logger = step_loss_logger(every=2)
-    model.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0, callbacks=[logger])
-    assert [r["step"] for r in logger.rows] == [step for step, _ in rows]
-    assert [r["loss"] for r in logger.rows] == pytest.approx([loss for _, loss in rows])
-
-
-def test_time_budget_stops_and_anneals():
-    import keras
-
-    from training.callbacks import time_budget
-
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(keras.optimizers.SGD(0.1), "mse")
-    budget = time_budget(1e-9)
-    x = np.ones((64, 2), np.float32)
-    model.fit(x, x[:, :1], batch_size=8, epochs=5, verbose=0, callbacks=[budget])
-    assert budget.stopped_early
-    assert float(np.asarray(model.optimizer.learning_rate)) == pytest.approx(0.0, abs=1e-9)
-
-
 def test_label_smoothing_by_hand():
     from training.fitting import smoothed_crossentropy
 

@@ -21,8 +21,8 @@ from tests.support import child_env
 
 pytestmark = pytest.mark.faults
 
-# 6 combinations: 2 kernels x 3 learning rates (lr 1000 is poisoned, its loss NaN: fault 9).
-SPACE = ["--depths", "6", "--kernel-sizes", "2,3", "--learning-rates", "0.01,0.03,1000",
+# 6 combinations: 2 kernels x 3 learning rates (lr 5 is poisoned, its loss NaN: fault 9).
+SPACE = ["--depths", "6", "--kernel-sizes", "2,3", "--learning-rates", "0.01,0.03,5",
          "--batch-sizes", "16", "--optimizers", "sgd", "--max-trials", "10"]
 # The same space without the NaN rate, for the kill tests (every trial takes a while).
 LONG_SPACE = ["--depths", "6", "--kernel-sizes", "2,3", "--learning-rates", "0.01,0.02,0.03",
@@ -126,10 +126,10 @@ def _distributed(images, out, log, *flags, lease="6"):
 @pytest.mark.parametrize("flags, words", [
     (["exhaustive"], "unrecognized arguments"),  # no experiments: a stray word
     (["--max-trials", "-3"], "positive integer"),  # a negative budget
-    (["--epochs", "0"], "positive integer"),
-    (["--batch-sizes", "0"], "positive integer"),
+    (["--epochs", "0"], "an integer from 1 up to"),
+    (["--batch-sizes", "0"], "an integer from 1 up to"),
     (["--depths", "7"], "--depths must be one of 6, 10, 13, 16, 19; got 7."),
-    (["--kernel-sizes", "12"], "--kernel-sizes must be between 1 and 11; got 12."),
+    (["--kernel-sizes", "12"], "--kernel-sizes must be an integer from 1 up to 11; got '12'"),
     (["--optimizers", "sgd,rmsprop"],
      "--optimizers must be a comma-separated list of sgd and adam; got 'sgd,rmsprop'"),
     (["--tuner", "grid"], "--tuner must be one of random, bayesian, hyperband; got 'grid'"),
@@ -217,13 +217,13 @@ def test_trial_processes_stop_on_ctrl_c_and_the_rerun_finishes_each_trial_once(i
 def test_local_workers_run_every_combination_once(images, tmp_path):
     out, log = tmp_path / "out", tmp_path / "log.txt"
     search = _start(_command(images, out, *SPACE, "--local-workers", "2"), log,
-                    **child_env(1000))
+                    **child_env(5.0))
     assert _finish([search], 300, log) == [0], _log_tail(log)
     rows = _rows(out)
     _assert_each_combination_once(rows)  # max-trials 10 >= the 6 combinations
     assert {r["worker"] for r in rows} == {"worker0", "worker1"}
     for row in rows:
-        if float(row["learning_rate"]) == 1000:  # the NaN trials fail; the search goes on
+        if float(row["learning_rate"]) == 5:  # the NaN trials fail; the search goes on
             assert row["status"] == "failed" and "nan" in row["reason"].lower()
         else:
             assert row["status"] == "completed" and row["val_accuracy"]

@@ -25,6 +25,17 @@ from tuning.space import (
 from tuning.tuner import VGGTuner
 
 
+def base(size="cpu", **changes):
+    """A search's base recipe for tests: the net's, at 32 px, float32, without whitening
+    unless asked, with `changes` (an `architecture` dict among them)."""
+    from training.recipes import resolve
+
+    flags = {"image_size": 32, "precision": "float32", **changes}
+    if size == "cpu":
+        flags.setdefault("whiten", False)
+    return resolve("cpu_net" if size == "cpu" else "vgg13", flags=flags)
+
+
 # -- what to try ----------------------------------------------------------------------------
 def test_space_is_the_issues():
     hp = kt.HyperParameters()
@@ -71,14 +82,18 @@ def test_one_at_a_time_runs_the_centre_again_with_each_other_seed_last():
 
 
 def test_build_is_the_report_net_and_rejects_a_kernel_too_large():
-    hypermodel = VGGHyperModel(SearchSpace(centre=tuple(REPORT_HPARAMS.items())),
-                               size="report", momentum=0.0)
+    from training.recipes import RECIPES
+
+    report = RECIPES["vgg"].replace(momentum=0.0)
+    hypermodel = VGGHyperModel(SearchSpace(centre=tuple(REPORT_HPARAMS.items())), report,
+                               size="report")
     model = hypermodel.build(kt.HyperParameters())
     assert model.count_params() == 45_238_466  # report B's VGG13
     assert model.optimizer.__class__.__name__ == "SGD"
     assert float(model.optimizer.learning_rate) == pytest.approx(0.015)
-    small = VGGHyperModel(SearchSpace(kernel_sizes=(5,)), size="report",
-                          input_shape=(32, 32, 3), width_scale=1 / 16, dense=(8,))
+    small = VGGHyperModel(SearchSpace(kernel_sizes=(5,)),
+                          base("report", architecture={"dense": (8,)}), size="report",
+                          width_scale=1 / 16)
     with pytest.raises(kt.errors.FailedTrialError, match="kernel_size 5 is too large"):
         small.build(kt.HyperParameters())  # 32 px: block 5 sees 2x2 maps
 
@@ -86,7 +101,7 @@ def test_build_is_the_report_net_and_rejects_a_kernel_too_large():
 def test_cpu_size_builds_cpu_net_at_each_depth_and_kernel():
     from models.vgg import build_cpu_net
 
-    hypermodel = VGGHyperModel()  # the CPU size and its centre
+    hypermodel = VGGHyperModel(SearchSpace(), base(image_size=64))  # the tables' centre
     model = hypermodel.build(kt.HyperParameters())
     assert model.count_params() == build_cpu_net().count_params() == 545_130
     assert model.optimizer.__class__.__name__ == "SGD"
@@ -99,27 +114,27 @@ def test_cpu_size_builds_cpu_net_at_each_depth_and_kernel():
         deep = hypermodel.build(hp)
         convs = [w for w in deep.weights if w.path.endswith("conv/kernel")]
         assert len(convs) == depth and {tuple(w.shape[:2]) for w in convs} == {(5, 5)}
-    # What task 4's --hparams reads to build the same net.
-    assert hypermodel.architecture(13) == {"model": "cpu_net", "width": 32}
+    # What task 4's --hparams needs besides the searched values to build the same net.
+    assert hypermodel.fixed_hparams(13) == {"model": "cpu_net", "depth": 13, "whiten": False}
 
 
-def test_build_makes_the_trials_optimizer_with_the_flags_momentum():
+def test_build_makes_the_trials_optimizer_with_the_recipes_momentum():
     space = SearchSpace(depths=(6,), kernel_sizes=(3,), optimizers=("adam",),
                         learning_rates=(0.003,))
-    adam = VGGHyperModel(space, input_shape=(32, 32, 3), width_scale=1 / 16,
-                         dense=(8,)).build(kt.HyperParameters())
+    tiny = base(architecture={"width": 4})
+    adam = VGGHyperModel(space, tiny).build(kt.HyperParameters())
     assert adam.optimizer.__class__.__name__ == "Adam"
     assert float(adam.optimizer.learning_rate) == pytest.approx(0.003)
     # Keras's own Adam defaults, as before the one optimizer factory.
     assert (adam.optimizer.beta_1, adam.optimizer.beta_2, adam.optimizer.epsilon) == (
         0.9, 0.999, 1e-7)
-    sgd = VGGHyperModel(SearchSpace(depths=(6,), kernel_sizes=(3,)), input_shape=(32, 32, 3),
-                        width_scale=1 / 16, dense=(8,), momentum=0.5).build(kt.HyperParameters())
+    sgd = VGGHyperModel(SearchSpace(depths=(6,), kernel_sizes=(3,)),
+                        tiny.replace(momentum=0.5)).build(kt.HyperParameters())
     assert sgd.optimizer.__class__.__name__ == "SGD"
     assert float(sgd.optimizer.momentum) == pytest.approx(0.5)
 
 
-def test_trials_smooth_their_labels_when_asked():
+def test_trials_smooth_their_labels_when_the_recipe_does():
     """A certain, right prediction costs nothing with plain labels and more than the
     smoothed target's entropy with smoothing 0.2."""
     space = SearchSpace(depths=(6,), kernel_sizes=(3,))
@@ -128,8 +143,9 @@ def test_trials_smooth_their_labels_when_asked():
     def loss(smoothing):
         import keras
 
-        model = VGGHyperModel(space, input_shape=(32, 32, 3), width_scale=1 / 8,
-                              label_smoothing=smoothing).build(kt.HyperParameters())
+        model = VGGHyperModel(space, base(architecture={"width": 4},
+                                          label_smoothing=smoothing)).build(
+            kt.HyperParameters())
         fn = keras.losses.get(model.loss) if isinstance(model.loss, str) else model.loss
         return float(np.sum(fn(y, certain)))
 
@@ -141,16 +157,49 @@ def test_trials_compute_in_the_chosen_precision_and_leave_the_policy_alone():
     import keras
 
     space = SearchSpace(depths=(6,), kernel_sizes=(3,))
-    model = VGGHyperModel(space, input_shape=(32, 32, 3), width_scale=1 / 8,
-                          precision="bfloat16").build(kt.HyperParameters())
+    model = VGGHyperModel(space, base(architecture={"width": 4}, precision="bfloat16")).build(
+        kt.HyperParameters())
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert convs and {layer.compute_dtype for layer in convs} == {"bfloat16"}
     assert {w.dtype for w in model.weights} == {"float32"}  # float32 variables
     assert model.layers[-1].compute_dtype == "float32"  # the softmax, so the loss
     assert keras.config.dtype_policy().name == "float32"
-    plain = VGGHyperModel(space, input_shape=(32, 32, 3), width_scale=1 / 8,
-                          precision="float32").build(kt.HyperParameters())
+    plain = VGGHyperModel(space, base(architecture={"width": 4})).build(kt.HyperParameters())
     assert {layer.compute_dtype for layer in plain.layers[1:]} == {"float32"}
+
+
+def test_a_searchs_trials_whiten_warm_up_and_schedule_as_train_does(tmp_path):
+    """A search's centre trial is train's budgeted recipe, and its best_hparams.json, read by
+    `train --hparams`, resolves to exactly train's default recipe."""
+    from tasks.task4.experiments import task
+    from tasks.task4.flags import recipe_from_args
+    from tuning.space import centre_of
+    from tuning.vgg import parser, resolve, search_space
+
+    args = resolve(parser().parse_args(["--data-dir", str(tmp_path)]))
+    space, _ = search_space(args)
+    hypermodel = VGGHyperModel(space, args.recipe)
+    centre = {**dict(space.centre), SEED: args.seed}
+    trial = hypermodel.trial_recipe(centre)
+    assert trial == args.recipe and centre_of(trial) == dict(space.centre)
+    assert (trial.whiten, trial.warmup, trial.learning_rate, trial.budget_minutes) == (
+        True, 2.0, 4e-3, args.trial_minutes)
+    hparams = tmp_path / "best_hparams.json"
+    hparams.write_text(json.dumps({**dict(space.centre), **hypermodel.fixed_hparams(6),
+                                   "val_accuracy": 0.9}))
+
+    def train_recipe(*flags):
+        return recipe_from_args(task.parser().parse_args(["train", *flags]))
+
+    for budget in ("30", "120"):
+        assert train_recipe("--budget-minutes", budget, "--hparams", str(hparams)) == \
+            train_recipe("--budget-minutes", budget)
+    # The tables' trials keep their own recipe, and --hparams carries it to train.
+    tables = resolve(parser().parse_args(["--one-at-a-time", "--data-dir", str(tmp_path)]))
+    fixed = VGGHyperModel(space, tables.recipe).fixed_hparams(6)
+    assert {k: fixed[k] for k in ("augment", "label_smoothing", "whiten", "warmup",
+                                  "width")} == {"augment": "flip", "label_smoothing": 0.0,
+                                                "whiten": False, "warmup": 0.0, "width": 16}
 
 
 def test_space_depths_are_the_vgg_builders():
@@ -173,7 +222,7 @@ def _oracle(tmp_path, space, **kw):
 @pytest.mark.parametrize("objective, direction", [
     ("val_accuracy", "max"), ("accuracy", "max"), ("val_loss", "min"), ("loss", "min")])
 def test_objective_direction_is_monitor_modes(tmp_path, objective, direction):
-    from training.callbacks import monitor_mode
+    from training.metrics import monitor_mode
     from tuning.results import best_row
 
     oracle = make_oracle("random", objective, max_trials=2, seed=0, epochs=1)
@@ -198,15 +247,15 @@ def _finish(oracle, trial, score=0.5):
 
 @pytest.mark.parametrize("tuner", ["random", "bayesian"])
 def test_a_search_starts_from_its_centre_then_searches(tmp_path, tuner):
-    from tuning.space import SEARCH_CENTRES
     from tuning.vgg import parser, resolve, search_space
 
     args = resolve(parser().parse_args(["--tuner", tuner, "--data-dir", str(tmp_path)]))
     space, combinations = search_space(args)
-    # A search starts from task 4's train recipe; the tables, from the report's centre.
+    # A search starts from task 4's budgeted train recipe; the tables, from the report's
+    # centre.
     centre = dict(space.centre)
-    assert combinations is None and centre == SEARCH_CENTRES["cpu"] == {
-        "depth": 6, "kernel_size": 3, "learning_rate": 2e-3, "batch_size": 64,
+    assert combinations is None and centre == {
+        "depth": 6, "kernel_size": 3, "learning_rate": 4e-3, "batch_size": 64,
         "optimizer": "adam"}
     oracle = make_oracle(tuner, "val_accuracy", max_trials=5, seed=0, epochs=1,
                          results_dir=tmp_path)
@@ -292,9 +341,10 @@ def test_reload_keeps_running_trials_only_for_a_chief(tmp_path, chief):
 
 
 # -- how to run: a real search on tiny data --------------------------------------------------
-def _tiny_datasets(batch_size, seed=0):
+def _tiny_datasets(recipe):
     import tensorflow as tf
 
+    batch_size = recipe.batch_size
     rng = np.random.default_rng(0)
     y = np.arange(48) % 2
     x = (rng.normal(0.3 + 0.4 * y[:, None, None, None], 0.1, (48, 32, 32, 3))
@@ -305,19 +355,19 @@ def _tiny_datasets(batch_size, seed=0):
 
 
 def test_search_records_results_failures_and_nan(tmp_path):
-    # Kernel 4 does not fit a 32-px VGG's last block; lr 1e3 is poisoned: its loss is NaN.
+    # Kernel 4 does not fit a 32-px VGG's last block; lr 5 is poisoned: its loss is NaN.
     space = SearchSpace(depths=(6,), kernel_sizes=(3, 4), batch_sizes=(16,),
-                        learning_rates=(0.01, 1e3), optimizers=("sgd",))
+                        learning_rates=(0.01, 5.0), optimizers=("sgd",))
     run = RunDir(tmp_path / "run", {"test": 1})
     oracle = make_oracle("random", "val_accuracy", max_trials=4, seed=0, epochs=1,
                          results_dir=run.path)
-    hypermodel = VGGHyperModel(space, size="report", input_shape=(32, 32, 3),
-                               width_scale=1 / 16, dense=(16,))
+    hypermodel = VGGHyperModel(space, base("report", architecture={"dense": (16,)}, epochs=2),
+                               size="report", width_scale=1 / 16)
     tuner = VGGTuner(oracle, hypermodel, directory=str(run.path), project_name="kt")
     import keras
 
     logs = run.path / "tensorboard"
-    with poisoned_learning_rate(1e3):
+    with poisoned_learning_rate(5.0):
         tuner.search(_tiny_datasets, epochs=2, verbose=0,
                      callbacks=[keras.callbacks.TensorBoard(str(logs), write_graph=False)])
     rows = oracle.trial_rows()
@@ -327,9 +377,9 @@ def test_search_records_results_failures_and_nan(tmp_path):
     assert 0 <= by[(3, 0.01)]["val_accuracy"] <= 1
     assert by[(3, 0.01)]["params"] == tuner.hypermodel.build(oracle.trials[
         by[(3, 0.01)]["trial_id"]].hyperparameters).count_params()
-    assert by[(3, 1e3)]["status"] == "failed"
-    assert "loss became nan" in by[(3, 1e3)]["reason"]
-    for lr in (0.01, 1e3):
+    assert by[(3, 5.0)]["status"] == "failed"
+    assert "loss became nan" in by[(3, 5.0)]["reason"]
+    for lr in (0.01, 5.0):
         assert by[(4, lr)]["status"] == "failed"
         assert "kernel_size 4 is too large" in by[(4, lr)]["reason"]
 
@@ -400,28 +450,33 @@ def test_one_at_a_time_report_marks_differences_beyond_the_centres_noise(tmp_pat
 
 # -- the command line ------------------------------------------------------------------------
 def test_quick_fills_only_the_flags_left_unset():
-    from tasks.task4.train import RECIPES
+    from training.recipes import RECIPES
     from tuning.vgg import parser, resolve
 
     args = resolve(parser().parse_args(["--quick", "--epochs", "3"]))
     assert (args.epochs, args.max_trials, args.width_scale, args.limit) == (3, 4, 1 / 16, 100)
     assert (args.trial_minutes, args.trials_per_process, args.augment) == (None, 0, "none")
+    assert args.recipe.arch["width"] == 4 and args.recipe.augment == "none"
     args = resolve(parser().parse_args([]))  # a CPU search: trials as task 4's train trains
-    assert (args.size, args.max_trials, args.trial_minutes, args.augment, args.label_smoothing,
-            args.momentum, args.trials_per_process, args.width_scale) == (
-        "cpu", 20, 4.0, RECIPES["cpu_net"]["augment"], RECIPES["cpu_net"]["label_smoothing"],
-        0.9, 1, 1.0)
-    assert RECIPES["cpu_net"]["label_smoothing"] > 0
+    assert (args.size, args.max_trials, args.trial_minutes, args.trials_per_process,
+            args.width_scale) == ("cpu", 20, 4.0, 1, 1.0)
+    train = RECIPES["cpu_net"]
+    assert (args.recipe.augment, args.recipe.label_smoothing, args.recipe.whiten) == (
+        train.augment, train.label_smoothing, train.whiten)
+    assert train.label_smoothing > 0 and train.whiten
     args = resolve(parser().parse_args(["--one-at-a-time"]))  # tables in an hour: smaller
-    assert (args.trial_minutes, args.augment, args.width_scale, args.label_smoothing) == (
-        3.0, "flip", 0.5, 0.0)
+    assert (args.trial_minutes, args.width_scale) == (3.0, 0.5)
+    assert (args.recipe.augment, args.recipe.label_smoothing, args.recipe.whiten,
+            args.recipe.warmup, args.recipe.arch["width"]) == ("flip", 0.0, False, 0.0, 16)
     args = resolve(parser().parse_args(["--size", "report"]))
-    assert (args.epochs, args.trial_minutes, args.dense, args.augment, args.momentum,
-            args.label_smoothing) == (10, None, [4096, 4096], "report", 0.0, 0.0)
-    assert resolve(parser().parse_args(["--label-smoothing", "0"])).label_smoothing == 0.0
+    assert (args.epochs, args.trial_minutes, args.dense) == (10, None, [4096, 4096])
+    assert (args.recipe.augment, args.recipe.momentum, args.recipe.label_smoothing) == (
+        "report", 0.0, 0.0)
+    assert resolve(parser().parse_args(["--label-smoothing", "0"])).recipe.label_smoothing \
+        == 0.0
     assert resolve(parser().parse_args(["--epochs", "4"])).trial_minutes is None
     assert resolve(parser().parse_args(["--tuner", "hyperband"])).epochs == 10
-    assert resolve(parser().parse_args(["--no-augment"])).augment == "none"
+    assert resolve(parser().parse_args(["--no-augment"])).recipe.augment == "none"
     assert resolve(parser().parse_args(["--local-workers", "2"])).trials_per_process == 0
 
 
@@ -450,7 +505,7 @@ def test_a_tuner_stops_after_its_trials_per_process_and_the_next_continues(tmp_p
     for expected, quota in ((1, True), (2, True), (2, False)):
         oracle = make_oracle("random", "val_accuracy", max_trials=2, seed=0, epochs=1,
                              results_dir=run.path)
-        hypermodel = VGGHyperModel(space, input_shape=(32, 32, 3), width_scale=1 / 8)
+        hypermodel = VGGHyperModel(space, base(architecture={"width": 4}))
         tuner = VGGTuner(oracle, hypermodel, directory=str(run.path), project_name="kt",
                          trials_per_process=1)
         tuner.search(_tiny_datasets, epochs=1, verbose=0)

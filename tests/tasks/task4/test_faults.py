@@ -140,7 +140,7 @@ def test_nan_loss_stops_with_a_message_and_exit_1(tmp_path):
     hparams = tmp_path / "best_hparams.json"
     hparams.write_text('{"model": "vgg13", "filters": [[8], [16]], "dense": [16]}')
     result = task4("train", "--data-dir", data, "--out", out, "--epochs", 3, "--hparams",
-                   hparams, "--optimizer", "sgd", "--lr", 1e3, *TINY, **child_env(1e3))
+                   hparams, "--optimizer", "sgd", "--lr", 5.0, *TINY, **child_env(5.0))
     assert result.returncode == 1, result.stderr[-2000:]
     lines = error_lines(result.stderr)
     assert len(lines) == 1 and "the loss became" in lines[0] and "lower the learning rate" \
@@ -156,8 +156,8 @@ def test_nan_loss_stops_with_a_message_and_exit_1(tmp_path):
 def test_a_nan_epoch_never_replaces_the_last_good_checkpoint(tmp_path):
     import keras
 
-    import tasks.task4.train as train_module
     from models.vgg import build_cpu_net
+    from training.checkpoints import FiniteBackup, FiniteCheckpoint
 
     class Run:
         def file(self, name):
@@ -165,7 +165,7 @@ def test_a_nan_epoch_never_replaces_the_last_good_checkpoint(tmp_path):
 
     model = build_cpu_net(input_shape=(16, 16, 3))
     model.compile("sgd", "sparse_categorical_crossentropy")
-    checkpoint, backup = train_module.checkpoint_callbacks(Run(), 0.5, patience=0)
+    checkpoint, backup = FiniteCheckpoint(Run(), best_so_far=0.5), FiniteBackup(tmp_path / "backup")
     for callback in (checkpoint, backup):
         callback.set_model(model)
     nan = {"loss": float("nan"), "val_accuracy": 0.99}

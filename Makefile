@@ -39,8 +39,10 @@ faults: $(PY)
 bench: $(PY)
 	for b in bench/*.py; do $(PY) $$b || exit 1; done
 
+## lint: ruff, and the layers contract of pyproject.toml (lint-imports)
 lint: $(PY)
 	$(PY) -m ruff check .
+	PYTHONPATH=. $(VENV)/bin/lint-imports --no-cache
 
 ## report: runs/REPORT.md, every reported finding beside ours and a verdict
 report: $(PY)

@@ -119,11 +119,9 @@ def make_strong_cnn(input_shape, num_classes: int, width: int = 24, dropout: flo
 
     Stage 1 has one conv at full resolution (the costly place on a CPU), stages 2 and 3 two
     convs each; 2x2 max pooling after every stage, then the 3x3 (28x28 input) or 4x4 (32x32)
-    maps flattened, dropout, softmax. In 20 minutes on Fashion-MNIST on 2 cores (task 3's
-    `cifar10-cnn`, about 13 epochs): 93.1% test with random 2-pixel shifts and label
-    smoothing 0.1, 92.85% with the shifts alone; without either it over-fitted (98.7% train,
-    92.4% test in 8 epochs). Global average pooling in place of the flattened maps, with
-    flips, L2 5e-4 and dropout 0.3, reached only 92.0% (93.5% train).
+    maps flattened, dropout, softmax. It needs task 3's shifts and label smoothing, without
+    which it over-fits in a 20-minute run; global average pooling in place of the flattened
+    maps did worse (tasks/task3/README.md, `cifar10-cnn`, has the runs).
     """
     import keras
     from keras import layers

@@ -156,9 +156,8 @@ def build_cpu_net(input_shape=(64, 64, 3), num_classes: int = 2, width: int = 32
     A VGG with batch norm that spends its compute where the maps are small: a stride-2 stem
     halves 64x64 to 32x32 at once, one conv per block at 32x32 and 16x16, two at 8x8, one at
     4x4, then global average pooling instead of a 4096-wide dense stack (the report's dense
-    layers hold 27M of its 45M parameters). About 0.55M parameters and 31 MMAC per image,
-    a quarter of a plain VGG-BN of the same widths (measured 4-5x the training images/s on
-    2 shared cores) and a hundredth of the report's VGG-13.
+    layers hold 27M of its 45M parameters). About 0.55M parameters and 31 MMAC per image:
+    a quarter of a plain VGG-BN of the same widths and a hundredth of the report's VGG-13.
 
     Args:
         width: filters of the first full block; later blocks double it (32 -> 256).

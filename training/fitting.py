@@ -77,9 +77,8 @@ def load_splits(args, quick_sizes=(2000, 500, 500)):
 
 # Keras at its best on a CPU: a small net's step is bound by per-step overhead (a Python
 # round trip, the callbacks, the tf.data hand-over), not by arithmetic, so `fit` runs this
-# many steps in one compiled call. Measured on the 800-800 MLP of task 3 (batch 64, 782
-# steps an epoch, quiet 2-core AVX-512 machine): 4.2-4.9 s an epoch with Keras's default of 1,
-# 2.8-3.1 s with 128; `bench/numpy_vs_keras.py` measures it on its MLP. XLA stays as Keras's
+# many steps in one compiled call (`bench/numpy_vs_keras.py` measures what it buys; the
+# README's "Keras at its best on a CPU" has the figure). XLA stays as Keras's
 # `jit_compile="auto"` leaves it: off on TensorFlow without an accelerator (Keras 3.15), on
 # with a GPU. The maths is unchanged: the same updates in the same order. Callbacks' batch hooks
 # run once per call, with the index of the call's last batch (past the epoch's end on its

@@ -154,7 +154,7 @@ def _free_memory():
     """Drop the trial's model and graphs, and give the freed heap back to the system.
 
     glibc keeps freed memory for reuse, so without `malloc_trim` a search's RSS only ever
-    rises. What remains is TensorFlow's: about 7-10 MiB a trial that `clear_session` does not
+    rises. What remains is TensorFlow's, a little each trial, which `clear_session` does not
     free (a plain build-and-fit loop without KerasTuner shows it too); see tuning/README.md.
     """
     import ctypes

@@ -295,8 +295,9 @@ def _trial_processes(args, argv: list[str]) -> int:
     """Run the search as a chain of fresh processes, each running --trials-per-process
     trials and continuing the search the previous one saved, until one finds it finished.
 
-    In one process each trial leaves memory behind that `clear_session` does not free (peak
-    768 -> 3,824 MiB over 100 quick trials); a process per trial gives it all back. A child's
+    In one process each trial leaves memory behind that `clear_session` does not free (a
+    long search's peak grows with its trials: tuning/README.md); a process per trial gives
+    it all back. A child's
     Ctrl-C, error or kill ends the chain with the child's status
     (the next run of the command continues the search).
     """

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.augment import TTA_MODES
+from data.augment import TTA_MODES, describe_tta
 from suite.cli import arg
 from suite.errors import UsageError, must_be
 from suite.io import atomic_write_text
@@ -34,11 +34,10 @@ ARGUMENTS = [
     arg("--probabilities", action="store_true",
         help="write the probability of a dog instead of Cat/Dog"),
     arg("--tta", choices=tuple(TTA_MODES), default=DEFAULT_TTA,
-        help="test-time augmentation: average the predictions of each photo's views: none; "
-             "flip (the photo and its mirror); flip-shift (also shifted 1/16 of the side "
-             "up, down, left and right); flip-zoom (the photo and its mirror, each also "
-             "zoomed in 1.15x: the centre 56 of 64 pixels enlarged). train measures each on "
-             "the validation photos; flip-zoom measured best (see tasks/task4/README.md)"),
+        help="test-time augmentation: the probabilities of each photo's views averaged ("
+             + "; ".join(f"{mode}: {describe_tta(mode)}" for mode in TTA_MODES)
+             + "; shifts are 1/16 of the side); train measures each on the validation "
+             "photos (tasks/task4/README.md has the figures)"),
 ]
 
 

@@ -63,6 +63,12 @@ class RunDir:
     def file(self, name: str) -> Path:
         return self.path / name
 
+    def record(self, **about) -> Path:
+        """Add `about` to config.json beside the configuration (not compared): what the run
+        resolved once it began (task 4's recipe fitted to its budget)."""
+        path = self.file(CONFIG_FILE)
+        return atomic_write_json(path, {**read_json(path), **about})
+
     def write_json(self, name: str, obj) -> Path:
         return atomic_write_json(self.file(name), obj)
 

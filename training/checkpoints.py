@@ -1,7 +1,7 @@
 """What makes a training run resumable and its results whole: `history.csv` with every
 epoch once (`HistoryWriter`), the best-validation checkpoint written atomically with its
 figures beside it (`FiniteCheckpoint`, `best.json`), a backup that survives a kill mid-save
-(`FiniteBackup`), and the end of the run (`keep_best`). An epoch whose loss went NaN is
+(`FiniteBackup`), and the end of the run (`keep_model`). An epoch whose loss went NaN is
 neither checkpointed nor backed up."""
 
 from __future__ import annotations
@@ -150,17 +150,23 @@ def checkpoint_callbacks(run, patience: int, validated: bool = True, average=Non
     return callbacks
 
 
-def keep_best(run, model, rows, recipe) -> dict:
-    """Save the best-validation weights as model.keras, in float32; return their epoch's
-    figures. fit validated every epoch (a budget's part-epoch too); the kept weights'
-    figures are those it measured, so no second validation pass is needed."""
+def keep_model(run, model, rows, recipe) -> dict:
+    """Save the run's model as model.keras, in float32, and return its epoch's figures
+    (`epoch`, the `val_` ones fit measured, and `kept`: "last" or "best").
+
+    Under a budget, or a refit, the last weights: the schedule anneals them to its last
+    epoch, and picking an epoch on the validation photos would flatter the figures measured
+    on them. Otherwise the best-validation checkpoint, as early stopping keeps it. fit
+    validated every epoch (a budget's part-epoch too), so no second pass is needed.
+    """
     best = best_record(run)
-    if best:
+    if best and not (recipe.budget_minutes or recipe.refit):
         # compile=False wherever best.keras, the training checkpoint, is loaded: a net
         # trained with label smoothing carries a loss Keras cannot rebuild from the file.
         trained = keras.models.load_model(run.file(BEST_FILE), compile=False)
         save_float32(trained, run.file(MODEL_FILE), recipe)
-    else:  # no epoch was checkpointed (a refit): keep the last weights
-        best = rows[-1]
-        save_float32(model, run.file(MODEL_FILE), recipe)
-    return best
+        return {**best, "kept": "best"}
+    save_float32(model, run.file(MODEL_FILE), recipe)
+    last = rows[-1]
+    return {"epoch": last["epoch"], **{k: v for k, v in last.items() if k.startswith("val_")},
+            "kept": "last"}

@@ -334,25 +334,36 @@ RECIPES = {
 
 @dataclass(frozen=True)
 class BudgetRule:
-    """Changes to a net's recipe for budgets of at least `minutes` (0: any budget)."""
+    """Changes to a net's recipe under a budget that affords at least `epochs` epochs of
+    the net's own recipe (0: any budget). The epochs are timed on the machine at hand when
+    the run starts (`training.calibration`), so a fast CPU's extra epochs buy a larger net,
+    and a slow one keeps the recipe its epochs were measured with."""
 
-    minutes: float
+    epochs: float
     changes: tuple  # (field, value) pairs; an "architecture" value is a dict's items
 
-    def applies(self, budget_minutes: float | None) -> bool:
-        return budget_minutes is not None and budget_minutes >= self.minutes
+    def applies(self, budget_minutes: float | None, afforded: float | None) -> bool:
+        if budget_minutes is None:
+            return False
+        return self.epochs == 0 or (afforded is not None and afforded >= self.epochs)
 
 
 # Under any budget the CPU net runs a one-cycle: two epochs' warm-up to twice its rate, then
-# the cosine. From two hours on it trains wider and, as its wide net learns the medium-
-# augmented photos by heart in the second hour, on the strong augmentation. (README,
-# "Recipes", has the runs behind each.)
-LONG_BUDGET_MINUTES = 120
+# the cosine. A budget that affords many epochs of it trains it wider, on the strong
+# augmentation (a wide net learns the medium-augmented photos by heart): width 48 costs about
+# twice width 32's epoch, width 64 about 3.5 times, so each tier keeps about 45 epochs.
+# (README, "Recipes", has the runs behind each.)
 BUDGET_RULES = {
     "cpu_net": (BudgetRule(0, (("learning_rate", 4e-3), ("warmup", 2.0))),
-                BudgetRule(LONG_BUDGET_MINUTES, (("augment", "strong"),
-                                                 ("architecture", (("width", 48),))))),
+                BudgetRule(90, (("augment", "strong"), ("architecture", (("width", 48),)))),
+                BudgetRule(160, (("architecture", (("width", 64),)),))),
 }
+
+
+def timed_tiers(model: str) -> bool:
+    """Whether `model`'s budget rules depend on the epochs a budget affords (then a run
+    times its net before it starts: `training.calibration`)."""
+    return any(rule.epochs for rule in BUDGET_RULES.get(family(model), ()))
 
 
 def net_recipe(model: str) -> Recipe:
@@ -361,11 +372,14 @@ def net_recipe(model: str) -> Recipe:
     return base if base.model == model else base.replace(model=model, architecture={})
 
 
-def budget_changes(model: str, budget_minutes: float | None) -> dict:
-    """What the budget's rules change in `model`'s recipe, in rule order."""
+def budget_changes(model: str, budget_minutes: float | None,
+                   afforded: float | None = None) -> dict:
+    """What the budget's rules change in `model`'s recipe, in rule order, for a budget of
+    `budget_minutes` that affords `afforded` epochs of the net's own budgeted recipe (None:
+    not timed, so only the rules for any budget apply)."""
     changes: dict = {}
     for rule in BUDGET_RULES.get(family(model), ()):
-        if rule.applies(budget_minutes):
+        if rule.applies(budget_minutes, afforded):
             for name, value in rule.changes:
                 if name == "architecture":
                     value = {**changes.get("architecture", {}), **dict(value)}
@@ -404,7 +418,7 @@ def split_changes(values: dict) -> dict:
 
 def resolve(model: str = "cpu_net", budget_minutes: float | None = None,
             hparams: dict | None = None, flags: dict | None = None,
-            quick: bool = False) -> Recipe:
+            quick: bool = False, afforded: float | None = None) -> Recipe:
     """A run's recipe: `model`'s < the budget's rules < `hparams` < `flags`, then what
     follows from them (a budget plans its epochs, turns early stopping off; --quick trains
     `QUICK_PER_CLASS` photos of each class for at most `QUICK_EPOCHS` epochs).
@@ -412,6 +426,8 @@ def resolve(model: str = "cpu_net", budget_minutes: float | None = None,
     Args:
         model: the net, unless `hparams` names one.
         budget_minutes: the run's wall-clock budget (None: epochs alone).
+        afforded: the epochs of the net's budgeted recipe the budget affords on this
+            machine (`training.calibration.affordable_epochs`; None: not timed).
         hparams: a search's choice (`best_hparams.json`): recipe fields and architecture
             settings; other keys are ignored.
         flags: the settings given on the command line, as recipe fields (`architecture`: a
@@ -427,8 +443,8 @@ def resolve(model: str = "cpu_net", budget_minutes: float | None = None,
     precision = resolve_precision(flags.pop("precision", "auto"))
     _checked("model", name, RULES["model"])
     recipe = net_recipe(name)
-    changes = {**budget_changes(name, budget_minutes), "budget_minutes": budget_minutes,
-               "precision": precision}
+    changes = {**budget_changes(name, budget_minutes, afforded),
+               "budget_minutes": budget_minutes, "precision": precision}
     for layer in (split_changes(hparams), flags):
         arch = {**changes.get("architecture", {}), **layer.get("architecture", {})}
         changes.update(layer)

@@ -15,6 +15,7 @@ batch 16, 200 epochs, augmentation).
 
 from __future__ import annotations
 
+import functools
 import time
 
 from suite.cli import Task
@@ -34,7 +35,8 @@ task = Task("task4", "Task 4: Kaggle Dogs vs. Cats with VGG-style CNNs.",
 @task.experiment("train", "Train one CNN: best val weights kept, resumable, budget-aware.",
                  arguments=_flags.ARGUMENTS, prepare=_flags.prepare)
 def run_train(args, run):
-    _train.train(args.recipe, args.data_dir, run, started=STARTED)
+    _train.train(args.recipe, args.data_dir, run, started=STARTED,
+                 refit_budget=functools.partial(_flags.recipe_from_args, args))
 
 
 @task.experiment("analyze", "Feature maps, misclassified galleries, confusion matrix, "

@@ -16,7 +16,7 @@ from suite.cli import arg
 from suite.errors import UsageError
 from suite.io import read_json
 from training.precision import PRECISION_NOTES, PRECISIONS
-from training.recipes import LONG_BUDGET_MINUTES, OPTIMIZERS, flag_type, resolve
+from training.recipes import OPTIMIZERS, flag_type, resolve
 
 # Each flag's recipe field, where the flag's name is not the field's.
 FIELD_OF = {"lr": "learning_rate"}
@@ -35,7 +35,7 @@ ARGUMENTS = [
              "a CPU)"),
     arg("--width", type=flag_type("width"),
         help="cpu_net's width: the filters of its first full block, doubled at each later "
-             f"one (default: the recipe's, wider from --budget-minutes {LONG_BUDGET_MINUTES})"),
+             "one (default: the recipe's, wider when the budget affords many epochs here)"),
     arg("--hparams", help="a best_hparams.json from tuning/: the recipe fields a search chose "
         "(learning_rate, batch_size, depth, kernel_size, optimizer, ...), over the net's "
         "recipe and under the flags given here; names the net too"),
@@ -117,8 +117,10 @@ def read_hparams(path) -> dict:
     return values
 
 
-def recipe_from_args(args):
-    """The run's recipe: the net's < the budget's rules < --hparams < the flags given."""
+def recipe_from_args(args, afforded: float | None = None):
+    """The run's recipe: the net's < the budget's rules < --hparams < the flags given;
+    `afforded`: the epochs the budget affords here, for the rules that follow them (None:
+    not timed yet)."""
     hparams = read_hparams(args.hparams) if args.hparams else {}
     if hparams:
         try:  # the file alone first, so that a bad value is said to be the file's
@@ -129,7 +131,7 @@ def recipe_from_args(args):
     if args.width is not None:
         flags["architecture"] = {"width": args.width}
     return resolve(args.model, args.budget_minutes, hparams=hparams, flags=flags,
-                   quick=args.quick)
+                   quick=args.quick, afforded=afforded)
 
 
 def prepare(args) -> None:

@@ -25,18 +25,22 @@ from tasks.task4.train_report import train_report
 
 # Seconds kept back from a budgeted run for what follows a mid-epoch stop: that epoch's
 # validation pass (the run's last), copying best.keras, the test-time-augmentation pass over
-# the validation photos (eight views each), plots and report.
+# the validation photos (every view of `data.augment.TTA_VIEWS`), plots and report.
 BUDGET_TAIL_SECONDS = 45.0
+# The budget's timing (`fit_to_budget`), kept for a resumed run.
+AFFORDED_FILE = "afforded.json"
 # The metrics that record the recipe's settings, beside what the run measured.
 RECORDED = ("optimizer", "learning_rate", "batch_size", "augment", "label_smoothing",
             "cutout", "warmup", "whiten", "weight_decay", "ema", "progressive",
             "architecture", "precision", "budget_minutes", "refit", "image_size")
 
 
-def train(recipe, data_dir, run, started=None) -> dict:
-    """Train `recipe` on the photos in `data_dir`, keep its best-validation weights as
-    model.keras, write curves, metrics and a report into `run`; return the metrics."""
-    from training.checkpoints import keep_best, previous_rows
+def train(recipe, data_dir, run, started=None, refit_budget=None) -> dict:
+    """Train `recipe` on the photos in `data_dir`, keep its weights as model.keras (under a
+    budget the last, annealed ones; else the best-validation ones), write curves, metrics
+    and a report into `run`; return the metrics. `refit_budget(afforded)`, if given, is the
+    recipe for a budget that affords `afforded` epochs here (`fit_to_budget`)."""
+    from training.checkpoints import keep_model, previous_rows
     from training.fitting import plot_learning_curves
     from training.nets import compiled_model
     from training.photos import (load_photos, make_datasets, photo_size_variable,
@@ -52,8 +56,9 @@ def train(recipe, data_dir, run, started=None) -> dict:
     def clock():  # wall-clock seconds of this run, earlier attempts included
         return prior_seconds + time.time() - started
 
-    print(recipe.describe(), flush=True)
     data = load_photos(recipe, data_dir)
+    recipe = fit_to_budget(recipe, run, data, clock, refit_budget)
+    print(recipe.describe(), flush=True)
     resize = photo_size_variable(recipe.image_size) if recipe.progressive else None
     train_data, val_data = make_datasets(recipe, data, resize)
     model = compiled_model(recipe, whitening_photos(recipe, data))
@@ -65,14 +70,44 @@ def train(recipe, data_dir, run, started=None) -> dict:
     exit_if_diverged(guard, run)
     if average is not None:  # without a checkpoint (a refit), model.keras holds the average
         average.apply()
-    best = keep_best(run, model, rows, recipe)
+    kept = keep_model(run, model, rows, recipe)
     plot_learning_curves(run, rows, title=f"{model.name} on Dogs vs. Cats")
-    metrics = train_metrics(model, best, rows, clock(), recipe, data)
+    metrics = train_metrics(model, kept, rows, clock(), recipe, data)
     metrics["val_accuracy_tta"] = tta_accuracies(run, val_data, data.val_labels,
                                                  recipe.image_size) if val_data else {}
     run.write_metrics(metrics)
     run.write_report(train_report(metrics, recipe))
     return metrics
+
+
+def fit_to_budget(recipe, run, data, clock, refit_budget):
+    """The recipe the budget's rules give for the epochs the budget affords on this machine
+    (`training.calibration`): timed once and kept in afforded.json, which a resumed run reads
+    back, so that its net never changes mid-run."""
+    from suite.errors import UsageError
+    from training.calibration import affordable_epochs
+    from training.recipes import timed_tiers
+
+    if refit_budget is None or not recipe.budget_minutes or not timed_tiers(recipe.model):
+        return recipe
+    path = run.file(AFFORDED_FILE)
+    if path.exists():
+        try:
+            timing = read_json(path)
+            epochs, _ = float(timing["epochs"]), float(timing["epoch_seconds"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise UsageError(f"{path} is unreadable ({error}); the run cannot resume with the "
+                             f"same net: pass --overwrite to start it again.") from None
+    else:
+        timing = affordable_epochs(recipe, len(data.train_files), len(data.val_files),
+                                   clock(), BUDGET_TAIL_SECONDS)
+        run.write_json(AFFORDED_FILE, timing)
+        epochs = timing["epochs"]
+    fitted = refit_budget(epochs)
+    print(f"the budget affords about {epochs:.0f} epochs of {recipe.model}'s recipe here "
+          f"({timing['epoch_seconds']:.1f} s each, timed)", flush=True)
+    run.record(recipe=fitted.to_dict(), afforded=timing)
+    return fitted
 
 
 def finished(run) -> bool:
@@ -137,16 +172,21 @@ def tta_accuracies(run, val_data, labels, image_size: int) -> dict:
             for mode in TTA_MODES}
 
 
-def train_metrics(model, best: dict, rows, seconds: float, recipe, data) -> dict:
-    """What the run measured, and the recipe settings it ran with (`RECORDED`)."""
+def train_metrics(model, kept: dict, rows, seconds: float, recipe, data) -> dict:
+    """What the run measured: the kept model's figures (`kept`, from `keep_model`), the best
+    epoch's for reference (picked on the validation photos, so it flatters them), and the
+    recipe settings it ran with (`RECORDED`)."""
     from models.vgg import trainable_params
 
     settings = recipe.to_dict()
+    validated = [r for r in rows if "val_accuracy" in r]
+    best = max(validated, key=lambda r: r["val_accuracy"]) if validated else {}
     return {
         "model": model.name, "params": model.count_params(),
         "trainable_params": trainable_params(model),
-        "val_accuracy": best.get("val_accuracy"), "val_loss": best.get("val_loss"),
-        "best_epoch": best["epoch"], "epochs": len(rows),
+        "val_accuracy": kept.get("val_accuracy"), "val_loss": kept.get("val_loss"),
+        "kept": kept["kept"], "kept_epoch": kept["epoch"], "epochs": len(rows),
+        "best_epoch": best.get("epoch"), "best_val_accuracy": best.get("val_accuracy"),
         "train_seconds": round(seconds, 1),
         **{name: settings[name] for name in RECORDED},
         "steps_per_call": model.steps_per_execution,

@@ -10,8 +10,8 @@ import pytest
 from suite.errors import UsageError
 from tasks.task4.experiments import run_all, task
 from tasks.task4.flags import recipe_from_args
-from training.recipes import (ARCHITECTURES, LONG_BUDGET_MINUTES, PATIENCE, RULES, Recipe,
-                              family, flag_type, resolve)
+from training.recipes import (ARCHITECTURES, BUDGET_RULES, PATIENCE, RULES, Recipe, family,
+                              flag_type, resolve)
 from tests.support import make_kaggle
 
 # What `train`'s old `settings` resolved for a table of command lines, written by the code
@@ -28,12 +28,20 @@ REPORT_SEARCH = {"depth": 13, "kernel_size": 3, "learning_rate": 0.015, "batch_s
                  "val_accuracy": 0.6, "trial_id": "01"}
 
 
-def recipe_of(*argv):
-    """The recipe `python -m tasks.task4 <argv>` trains (`all` hands its flags to train)."""
+# The old rules widened cpu_net from 120 minutes on; the budget rules now follow the epochs
+# a budget affords, timed at the start. On the AVX2-only EPYC that measured the 120-minute
+# rule, 120 minutes afforded about 100 epochs of the budgeted recipe (25 in 30 minutes).
+LONG_BUDGET_EPOCHS = 100
+WIDE = BUDGET_RULES["cpu_net"][1]
+
+
+def recipe_of(*argv, afforded=None):
+    """The recipe `python -m tasks.task4 <argv>` trains (`all` hands its flags to train),
+    for a budget that affords `afforded` epochs here (None: untimed)."""
     args = task.parser().parse_args(list(argv))
     if args.experiment == "all":
         args = task.parser().parse_args(["train", *task.flags_for("train", args)])
-    return recipe_from_args(args)
+    return recipe_from_args(args, afforded)
 
 
 def test_every_command_line_resolves_as_before_the_redesign(tmp_path):
@@ -43,8 +51,10 @@ def test_every_command_line_resolves_as_before_the_redesign(tmp_path):
     table = json.loads(BEFORE.read_text())
     assert len(table) >= 20
     for entry in table:
-        recipe = recipe_of(*(str(files.get(word, word)) for word in entry["argv"])).to_dict()
         before = dict(entry["resolved"])
+        long = (before["budget_minutes"] or 0) >= 120
+        recipe = recipe_of(*(str(files.get(word, word)) for word in entry["argv"]),
+                           afforded=LONG_BUDGET_EPOCHS if long else None).to_dict()
         # The old settings listed only the architecture's changes; a recipe lists all.
         arch = {**ARCHITECTURES[family(before["model"])], **before["architecture"]}
         if family(before["model"]) == "vgg":
@@ -131,11 +141,13 @@ def test_augmentation_and_smoothing_follow_the_net_the_budget_and_the_flags():
     assert augment("train", "--no-augment") == "none"
     assert augment("train", "--augment") == "report"  # --augment alone: the report's
     assert augment("train", "--augment", "light", "--model", "vgg13") == "light"
-    long = str(LONG_BUDGET_MINUTES)
-    assert augment("train", "--budget-minutes", "30") == "medium"
-    assert augment("train", "--budget-minutes", long) == "strong"
-    assert augment("train", "--budget-minutes", long, "--augment", "medium") == "medium"
-    assert augment("train", "--budget-minutes", long, "--model", "vgg13") == "report"
+    def afforded(epochs, *flags):
+        return recipe_of("train", "--budget-minutes", "30", *flags, afforded=epochs).augment
+
+    assert augment("train", "--budget-minutes", "30") == afforded(WIDE.epochs - 1) == "medium"
+    assert afforded(WIDE.epochs) == afforded(None, "--augment", "strong") == "strong"
+    assert afforded(WIDE.epochs, "--augment", "medium") == "medium"
+    assert afforded(WIDE.epochs, "--model", "vgg13") == "report"
     assert recipe_of("train").label_smoothing == 0.1
     assert recipe_of("all").label_smoothing == 0.0
     assert recipe_of("train", "--label-smoothing", "0").label_smoothing == 0.0
@@ -154,21 +166,24 @@ def test_cpu_nets_recipe_whitens_and_runs_a_one_cycle_under_a_budget_only():
 
 
 @pytest.mark.parametrize("experiment", ["train", "all"])
-def test_a_long_budget_widens_cpu_net_and_any_budget_turns_early_stopping_off(experiment):
-    def run(*flags):  # (cpu_net's width, early stopping's patience) of these flags
-        recipe = recipe_of(experiment, "--model", "cpu_net", *flags)
+def test_a_budget_that_affords_more_epochs_widens_cpu_net_and_stops_early_stopping(experiment):
+    def run(*flags, afforded=None):  # (cpu_net's width, early stopping's patience)
+        recipe = recipe_of(experiment, "--model", "cpu_net", *flags, afforded=afforded)
         return recipe.arch["width"], recipe.patience
 
     width = ARCHITECTURES["cpu_net"]["width"]
-    long = str(LONG_BUDGET_MINUTES)
     assert run() == (width, PATIENCE)
     assert run("--budget-minutes", "30") == (width, 0)
-    assert run("--budget-minutes", str(LONG_BUDGET_MINUTES - 0.5)) == (width, 0)
-    assert run("--budget-minutes", long)[0] > width
-    assert run("--budget-minutes", long, "--width", "8", "--patience", "5") == (8, 5)
+    assert run("--budget-minutes", "30", afforded=WIDE.epochs - 1) == (width, 0)
+    widths = [run("--budget-minutes", "30", afforded=rule.epochs)[0]
+              for rule in BUDGET_RULES["cpu_net"]]
+    assert widths == sorted(widths) and widths[0] == width < widths[1] < widths[-1]
+    assert run("--budget-minutes", "30", "--width", "8", "--patience", "5",
+               afforded=10_000) == (8, 5)  # a flag wins over every rule
     assert run("--patience", "0") == (width, 0)
+    assert run(afforded=10_000) == (width, PATIENCE)  # no budget, no budget rules
     assert "width" not in recipe_of(experiment, "--model", "vgg13", "--budget-minutes",
-                                     long).arch
+                                     "30", afforded=10_000).arch
 
 
 def test_all_hands_the_recipe_flags_on_to_train(tmp_path, monkeypatch):

@@ -7,9 +7,10 @@ import pytest
 
 import training.checkpoints as checkpoints
 import training.photos as photos_module
-from data.augment import AUGMENTS
+from data.augment import AUGMENTS, TTA_MODES
 from suite.io import read_csv, read_json
 from tasks.task4.experiments import task
+from suite.errors import UsageError
 from tasks.task4.flags import recipe_from_args
 from tests.support import make_kaggle, saved_val_accuracy
 from tests.tasks.task4.conftest import TINY, train_argv, validation_passes
@@ -36,7 +37,7 @@ def test_train_keeps_the_best_epoch_and_writes_everything(trained, capsys):
     # Without test-time augmentation, the kept model scores what fit measured (give or
     # take a photo whose two probabilities tie to float32's last bit).
     tta = metrics["val_accuracy_tta"]
-    assert set(tta) == {"none", "flip", "flip-shift", "flip-zoom"}
+    assert set(tta) == set(TTA_MODES)
     assert tta["none"] == pytest.approx(metrics["val_accuracy"], abs=1 / metrics["val_images"])
     assert all(0 <= accuracy <= 1 for accuracy in tta.values())
     for name in ("model.keras", "best.keras", "learning_curves.png", "report.md"):
@@ -96,7 +97,8 @@ def test_refit_trains_on_every_labelled_photo_and_validates_nothing(trained, tmp
     assert metrics["refit"] is True and not passes
     assert metrics["train_images"] == split["train_images"] + split["val_images"]
     assert metrics["val_images"] == 0 and metrics["val_accuracy"] is None
-    assert metrics["epochs"] == 2 and metrics["best_epoch"] == 2  # the last weights are kept
+    assert (metrics["epochs"], metrics["kept"], metrics["kept_epoch"]) == (2, "last", 2)
+    assert metrics["best_epoch"] is None
     assert (out / "model.keras").is_file() and not (out / "best.keras").exists()
     assert all("val_accuracy" not in row for row in read_csv(out / "history.csv"))
     assert "none held out" in (out / "report.md").read_text()
@@ -305,3 +307,51 @@ def test_ema_resumes_its_average_after_an_interruption(tmp_path, monkeypatch):
     assert task.main(argv) == 0
     assert made[1].updates == two_epochs * 3 // 2  # two epochs' updates read back, one more
     assert not (out / "backup").exists()
+
+
+def test_a_budget_is_timed_once_and_its_rules_follow_the_epochs_it_affords(tmp_path,
+                                                                           monkeypatch):
+    """Timed to afford many epochs, a budgeted cpu_net trains wider; the timing is kept in
+    afforded.json and the recipe in config.json; a resumed run reads the timing back, and
+    one it cannot read stops it with one sentence."""
+    from types import SimpleNamespace
+
+    import training.calibration as calibration
+    from tasks.task4.train import fit_to_budget
+    from training.recipes import BUDGET_RULES
+
+    timings = []
+
+    def timed(recipe, *args, **kwargs):
+        timings.append(recipe.arch["width"])
+        return {"epochs": 10_000.0, "epoch_seconds": 0.5}
+
+    monkeypatch.setattr(calibration, "affordable_epochs", timed)
+    data = make_kaggle(tmp_path / "dogs", per_class=6, test=0)
+    out = tmp_path / "run"
+    argv = train_argv(data, out, epochs=1) + ["--budget-minutes", "5"]
+    assert task.main(argv) == 0
+    widest = max(dict(dict(rule.changes).get("architecture", ())).get("width", 0)
+                 for rule in BUDGET_RULES["cpu_net"])
+    assert timings == [32] and read_json(out / "metrics.json")["architecture"]["width"] == widest
+    assert read_json(out / "config.json")["recipe"]["architecture"]["width"] == widest
+    assert read_json(out / "afforded.json")["epochs"] == 10_000.0
+    recipe = recipe_from_args(task.parser().parse_args(argv))
+    run = SimpleNamespace(file=lambda name: out / name, record=lambda **about: None)
+    refit = lambda epochs: recipe_from_args(task.parser().parse_args(argv), epochs)  # noqa: E731
+    assert fit_to_budget(recipe, run, None, lambda: 0.0, refit).arch["width"] == widest
+    assert timings == [32]  # read back, not timed again
+    (out / "afforded.json").write_text('{"epochs": ')
+    with pytest.raises(UsageError, match="afforded.json is unreadable .*pass --overwrite"):
+        fit_to_budget(recipe, run, None, lambda: 0.0, refit)
+
+
+def test_the_calibration_times_the_recipes_net_on_this_machine():
+    from training.calibration import affordable_epochs
+    from training.recipes import resolve
+
+    recipe = resolve("cpu_net", 1.0, flags={"architecture": {"width": 4}, "image_size": 32,
+                                            "batch_size": 8, "precision": "float32"})
+    timing = affordable_epochs(recipe, train_images=80, val_images=16, elapsed=30.0)
+    assert timing["epoch_seconds"] > 0
+    assert timing["epochs"] == pytest.approx(30.0 / timing["epoch_seconds"], rel=1e-9)

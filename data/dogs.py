@@ -44,6 +44,7 @@ DATASET_FOLDERS = ("dogs-vs-cats", "PetImages", f"{PETIMAGES_FOLDER}/PetImages")
 PETIMAGES_URL = ("https://download.microsoft.com/download/3/E/1/"
                  "3E1C3F21-ECDB-4869-8368-6DEBA77B919F/kagglecatsanddogs_5340.zip")
 _CLASS_FOLDERS = {"cat": 0, "cats": 0, "dog": 1, "dogs": 1}
+HOLDOUT_STREAM = 7  # the held-out photos' own random stream, beside the split's seed
 _KAGGLE_NAME = re.compile(r"^(cat|dog)\.", re.IGNORECASE)  # cat.123.jpg
 
 
@@ -52,7 +53,9 @@ class DogsVsCats:
     """File lists of a split Dogs vs. Cats folder; labels are 0 = cat, 1 = dog.
 
     `test_files` / `test_ids` are Kaggle's unlabelled test photos (empty when the folder has
-    none); `skipped` lists the training files that could not be read.
+    none); `skipped` lists the training files that could not be read; `holdout_files` are
+    labelled photos kept out of both training and validation (`holdout`), to measure a
+    model chosen on the validation photos, or trained on them too, on photos neither saw.
     """
 
     train_files: list[str]
@@ -64,6 +67,8 @@ class DogsVsCats:
     class_names: list[str] = field(default_factory=lambda: list(CLASS_NAMES))
     root: str = ""
     skipped: list[str] = field(default_factory=list)
+    holdout_files: list[str] = field(default_factory=list)
+    holdout_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
 
 def _download_petimages() -> Path:
@@ -169,7 +174,7 @@ def list_test(root: Path) -> tuple[list[str], list[int]]:
 
 
 def load_dogs_vs_cats(data_dir=None, seed: int = 0, val_fraction: float = 0.2,
-                      limit: int | None = None) -> DogsVsCats:
+                      limit: int | None = None, holdout: int = 0) -> DogsVsCats:
     """Find Dogs vs. Cats, drop unreadable files, split it 80/20 (stratified, seeded).
 
     Args:
@@ -178,6 +183,9 @@ def load_dogs_vs_cats(data_dir=None, seed: int = 0, val_fraction: float = 0.2,
         seed: the split's seed.
         val_fraction: the share of each class held out for validation.
         limit: at most this many files per class (a seeded sample; for --quick runs).
+        holdout: this many readable photos of each class kept out of training and
+            validation alike (drawn with their own seeded stream, before the split: 0 leaves
+            the split as it is without it).
 
     Raises:
         DatasetNotFound: no copy anywhere and no download.
@@ -199,16 +207,34 @@ def load_dogs_vs_cats(data_dir=None, seed: int = 0, val_fraction: float = 0.2,
     if min(np.bincount(labels, minlength=2)) < 2:
         raise DataError(f"{root} has fewer than two readable images of a class; a split "
                         f"needs at least two of each.")
+    held = _held_out(labels, seed, holdout, root)
     train, val = [], []
     for label in (0, 1):
-        members = rng.permutation(np.flatnonzero(labels == label))
+        members = rng.permutation(np.setdiff1d(np.flatnonzero(labels == label), held))
         n_val = min(max(1, int(round(len(members) * val_fraction))), len(members) - 1)
         val.append(members[:n_val])
         train.append(members[n_val:])
     train, val = np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
     test_files, test_ids = list_test(root)
     return DogsVsCats([files[i] for i in train], labels[train], [files[i] for i in val],
-                      labels[val], test_files, test_ids, list(CLASS_NAMES), str(root), bad)
+                      labels[val], test_files, test_ids, list(CLASS_NAMES), str(root), bad,
+                      [files[i] for i in held], labels[held])
+
+
+def _held_out(labels: np.ndarray, seed: int, holdout: int, root) -> np.ndarray:
+    """The sorted indices of `holdout` photos of each class, drawn with a stream of their
+    own, so that the same seed holds out the same photos whatever the split after it."""
+    if not holdout:
+        return np.zeros(0, np.int64)
+    rng = np.random.default_rng([seed, HOLDOUT_STREAM])
+    held = []
+    for label in (0, 1):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        if len(members) < holdout + 2:
+            raise DataError(f"{root} has {len(members)} readable {CLASS_NAMES[label]} photos: "
+                            f"too few to hold out {holdout} and still split the rest.")
+        held.append(members[:holdout])
+    return np.sort(np.concatenate(held))
 
 
 # -- reading images ----------------------------------------------------------------------------

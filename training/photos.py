@@ -25,12 +25,13 @@ MIN_VALIDATION_BATCH = 64
 
 
 def load_photos(recipe, data_dir):
-    """The recipe's split of Dogs vs. Cats (seeded, at most `limit` photos per class); a
-    refit trains on every labelled photo and validates none. Unreadable files are skipped
-    with one warning (`data.dogs.load_dogs_vs_cats`)."""
+    """The recipe's split of Dogs vs. Cats (seeded, at most `limit` photos per class, its
+    `holdout` kept out of both); a refit trains on every other labelled photo and validates
+    none. Unreadable files are skipped with one warning (`data.dogs.load_dogs_vs_cats`)."""
     from data.dogs import load_dogs_vs_cats
 
-    data = load_dogs_vs_cats(data_dir, seed=recipe.seed, limit=recipe.limit)
+    data = load_dogs_vs_cats(data_dir, seed=recipe.seed, limit=recipe.limit,
+                             holdout=recipe.holdout)
     if recipe.refit:
         data.train_files = data.train_files + data.val_files
         data.train_labels = np.concatenate([data.train_labels, data.val_labels])

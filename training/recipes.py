@@ -144,6 +144,7 @@ RULES = {
     "seed": Rule("int", 0, 2**32 - 1),
     "limit": Rule("int", 2, 10**7, optional=True),
     "refit": Rule("bool"),
+    "holdout": Rule("int", 0, 10**6),
 }
 # The architecture's settings (the builders' arguments, `models.vgg`), and which net takes
 # which: `cpu_net` is widened and deepened; the VGGs take any blocks and dense layers; the
@@ -191,8 +192,9 @@ class Recipe:
         augment, engine, cutout: the training photos' augmentation (`data.augment`).
         whiten: the stem conv a frozen whitening layer (airbench's).
         precision: "float32" or "bfloat16" (resolved from "auto" by `resolve`).
-        seed, limit, refit: the split's and training's seed, at most `limit` photos per
-            class, and training on every labelled photo (nothing validated).
+        seed, limit, refit, holdout: the split's and training's seed, at most `limit` photos
+            per class, training on every labelled photo (nothing validated), and `holdout`
+            photos of each class kept out of training and validation (scored at the end).
 
     Example:
         recipe = resolve("cpu_net", budget_minutes=30)
@@ -222,6 +224,7 @@ class Recipe:
     seed: int = 0
     limit: int | None = None
     refit: bool = False
+    holdout: int = 0
 
     def __post_init__(self):
         for name, rule in RULES.items():
@@ -262,7 +265,8 @@ class Recipe:
                 f"{f' (from {self.progressive} px)' if self.progressive else ''}, "
                 f"{self.precision}; seed {self.seed}"
                 f"{f', {self.limit} photos per class' if self.limit else ''}"
-                f"{', refit on every labelled photo' if self.refit else ''}")
+                f"{', refit on every labelled photo' if self.refit else ''}"
+                f"{f', {self.holdout} photos per class held out' if self.holdout else ''}")
 
 
 def _plain(value):
@@ -402,7 +406,7 @@ def model_of(hparams: dict, default: str) -> str:
 
 
 # Fields a search may choose; the run's own (budget, seed, photos, arithmetic) are the run's.
-RUN_FIELDS = ("model", "budget_minutes", "seed", "limit", "refit", "precision")
+RUN_FIELDS = ("model", "budget_minutes", "seed", "limit", "refit", "holdout", "precision")
 
 
 def split_changes(values: dict) -> dict:

@@ -24,7 +24,7 @@ FIELD_OF = {"lr": "learning_rate"}
 # which `recipe_from_args` reads itself).
 RECIPE_FLAGS = ("optimizer", "lr", "batch_size", "epochs", "warmup", "whiten", "augment",
                 "cutout", "label_smoothing", "weight_decay", "ema", "engine", "patience",
-                "image_size", "progressive", "precision", "limit", "refit", "seed")
+                "image_size", "progressive", "precision", "limit", "refit", "holdout", "seed")
 
 AUGMENT_HELP = "; ".join(f"{name}: {config.describe()}" for name, config in AUGMENTS.items())
 PRECISION_HELP = "; ".join(f"{name}: {note}" for name, note in PRECISION_NOTES.items())
@@ -98,6 +98,10 @@ ARGUMENTS = [
              "split together) with the same recipe and budget, as Kaggle entrants do once "
              "the recipe is chosen on the split: nothing is held out, so nothing is "
              "validated, and model.keras holds the last (annealed) weights"),
+    arg("--holdout", type=flag_type("holdout"),
+        help="keep this many labelled photos of each class out of training and validation "
+             "alike, and score the final model on them at the end: what a model chosen on "
+             "the split, or refitted on it, gives on photos it never saw (default 0)"),
 ]
 
 

@@ -32,7 +32,7 @@ AFFORDED_FILE = "afforded.json"
 # The metrics that record the recipe's settings, beside what the run measured.
 RECORDED = ("optimizer", "learning_rate", "batch_size", "augment", "label_smoothing",
             "cutout", "warmup", "whiten", "weight_decay", "ema", "progressive",
-            "architecture", "precision", "budget_minutes", "refit", "image_size")
+            "architecture", "precision", "budget_minutes", "refit", "holdout", "image_size")
 
 
 def train(recipe, data_dir, run, started=None, refit_budget=None) -> dict:
@@ -75,6 +75,9 @@ def train(recipe, data_dir, run, started=None, refit_budget=None) -> dict:
     metrics = train_metrics(model, kept, rows, clock(), recipe, data)
     metrics["val_accuracy_tta"] = tta_accuracies(run, val_data, data.val_labels,
                                                  recipe.image_size) if val_data else {}
+    if data.holdout_files:  # photos neither the training nor the choice of recipe saw
+        metrics["holdout_accuracy_tta"] = tta_accuracies(
+            run, held_out_photos(recipe, data), data.holdout_labels, recipe.image_size)
     run.write_metrics(metrics)
     run.write_report(train_report(metrics, recipe))
     return metrics
@@ -170,6 +173,16 @@ def tta_accuracies(run, val_data, labels, image_size: int) -> dict:
     views = view_probabilities(model, val_data, tta_shift(image_size))
     return {mode: float(np.mean((tta_probability(views, mode) >= 0.5) == np.asarray(labels)))
             for mode in TTA_MODES}
+
+
+def held_out_photos(recipe, data):
+    """The held-out photos' pipeline, in file order (as the validation one)."""
+    from data.dogs import make_dataset
+    from training.photos import MIN_VALIDATION_BATCH
+
+    return make_dataset(data.holdout_files, data.holdout_labels,
+                        max(MIN_VALIDATION_BATCH, recipe.batch_size), recipe.image_size,
+                        check=False)
 
 
 def train_metrics(model, kept: dict, rows, seconds: float, recipe, data) -> dict:

@@ -44,6 +44,9 @@ def train_report(metrics: dict, recipe) -> Report:
         ["budget (minutes)", metrics["budget_minutes"]],
         *[[f"val accuracy, test-time views {mode} ({describe_tta(mode)})", percent(accuracy)]
           for mode, accuracy in metrics["val_accuracy_tta"].items() if mode != "none"],
+        *[[f"held-out photos ({recipe.holdout} of each class, never trained or validated on)"
+           f", test-time views {mode}", percent(accuracy)]
+          for mode, accuracy in metrics.get("holdout_accuracy_tta", {}).items()],
     ])
     report.compare([
         ["val accuracy (report B, VGG-13, best near epoch 150 of 200)",

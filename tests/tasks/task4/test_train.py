@@ -355,3 +355,27 @@ def test_the_calibration_times_the_recipes_net_on_this_machine():
     timing = affordable_epochs(recipe, train_images=80, val_images=16, elapsed=30.0)
     assert timing["epoch_seconds"] > 0
     assert timing["epochs"] == pytest.approx(30.0 / timing["epoch_seconds"], rel=1e-9)
+
+
+def test_held_out_photos_are_never_trained_on_and_score_the_final_model(trained, tmp_path):
+    """A refit with --holdout 2: the four held-out photos are neither trained on nor
+    validated, and the kept model is scored on them under every test-time mode."""
+    from data.dogs import load_dogs_vs_cats
+
+    out = tmp_path / "refit"
+    argv = train_argv(trained.data, out, epochs=1) + ["--refit", "--holdout", "2"]
+    assert task.main(argv) == 0
+    metrics = read_json(out / "metrics.json")
+    split = load_dogs_vs_cats(trained.data, seed=0, holdout=2)
+    assert len(split.holdout_files) == 4 and sorted(split.holdout_labels) == [0, 0, 1, 1]
+    assert not set(split.holdout_files) & set(split.train_files + split.val_files)
+    assert metrics["train_images"] == len(split.train_files) + len(split.val_files)
+    assert metrics["holdout"] == 2 and set(metrics["holdout_accuracy_tta"]) == set(TTA_MODES)
+    assert all(v in (0, 0.25, 0.5, 0.75, 1) for v in metrics["holdout_accuracy_tta"].values())
+    assert "held-out photos (2 of each class" in (out / "report.md").read_text()
+    # The same seed holds out the same photos whatever else is asked; none without it.
+    assert load_dogs_vs_cats(trained.data, seed=0, holdout=2, val_fraction=0.3).holdout_files \
+        == split.holdout_files
+    plain = load_dogs_vs_cats(trained.data, seed=0)
+    assert plain.holdout_files == [] and len(plain.train_files) + len(plain.val_files) == \
+        len(split.train_files) + len(split.val_files) + 4

@@ -24,7 +24,7 @@ from tasks.task4 import reported
 
 LABELS = ("Cat", "Dog")
 PREDICT_BATCH = 256
-# The views that scored best on the validation photos of every run they were measured on
+# The views that scored best on the validation photos of nearly every run they were measured on
 # (`train` measures each mode on its own run; tasks/task4/README.md has the figures).
 DEFAULT_TTA = "flip-zoom"
 

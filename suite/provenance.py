@@ -120,8 +120,11 @@ def code_version(folder: str | os.PathLike) -> dict | None:
 
 @lru_cache(maxsize=1)
 def suite_code_version() -> dict | None:
-    """The suite's own commit: the checkout its packages are imported from."""
-    return code_version(Path(__file__).resolve().parents[1])
+    """The suite's own commit: the checkout its packages are imported from (None when they
+    were installed elsewhere, even inside another project's checkout)."""
+    root = Path(__file__).resolve().parents[1]
+    top = git(root, "rev-parse", "--show-toplevel")
+    return code_version(root) if top and Path(top).resolve() == root else None
 
 
 # -- the load --------------------------------------------------------------------------------
@@ -141,6 +144,7 @@ class LoadSampler:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
 
     def sample(self) -> None:
         try:
@@ -151,7 +155,9 @@ class LoadSampler:
             self.samples.append((time.time(), round(load, 2)))
 
     def start(self) -> LoadSampler:
-        if self._thread is None:
+        """Start sampling (once per process: a forked child starts its own thread)."""
+        if self._thread is None or self._pid != os.getpid():
+            self._pid = os.getpid()
             self.sample()
             self._thread = threading.Thread(target=self._run, name="load-sampler",
                                             daemon=True)

@@ -6,7 +6,10 @@ allows, with the reports' settings, into one results tree, then its `REPORT.md`.
     python -m tasks reproduce --only task3 --skip ...                  # some steps
 
 Each step is one of the suite's own command lines, run as a child process (so a crash of
-one step never takes the others down), its output kept in `<runs>/logs/<step>.log`:
+one step never takes the others down), its output kept in `<runs>/logs/<step>.log`, its
+results where the command puts them by default (`<runs>/task1/all/`, `<runs>/task4/train/`,
+`<runs>/tuning/vgg/`, ...; report B's task-1 runs in `<runs>/task1/init-b/` and
+`search-b/`), so a folder an earlier run of the same command left there is resumed or reused:
 
     task1                python -m tasks.task1 all                  MNIST, report A's nets
     task1-init-b         python -m tasks.task1 init --hidden 24,12  MNIST, report B's net
@@ -207,24 +210,27 @@ def mnist_steps(out, quick: bool, cifar10: bool) -> list[tuple[Step, str]]:
     epochs = 2 if quick else 50
     return [
         (Step("task1", "task 1, every experiment (report A's settings), on MNIST",
-              ("tasks.task1", "all", *out("task1")), ("task1",), task1_work(quick)), "mnist"),
+              ("tasks.task1", "all", *out("task1", "all")), ("task1",), task1_work(quick)),
+         "mnist"),
         (Step("task1-init-b", "task 1's initialisation study, report B's 784-24-12-10",
-              ("tasks.task1", "init", *REPORT_B_INIT, *out("task1-report-b", "init")),
+              ("tasks.task1", "init", *REPORT_B_INIT, *out("task1", "init-b")),
               ("task1/init",), Work(numpy=3 * (2 if quick else 10) * n * mlp(24, 12))),
          "mnist"),
         (Step("task1-search-b", "task 1's report B net, 64-32 ReLU, 50 epochs",
-              ("tasks.task1", "search", *REPORT_B_SEARCH, *out("task1-report-b", "search")),
+              ("tasks.task1", "search", *REPORT_B_SEARCH, *out("task1", "search-b")),
               ("task1/search",), Work(numpy=epochs * (n + HELD * EVAL) * mlp(64, 32))),
          "mnist"),
         (Step("task1-cifar10-numpy", f"task 1's NumPy MLP on {named}",
-              ("tasks.task1", "cifar10-numpy", "--dataset", on, *out("task1-cifar10-numpy")),
+              ("tasks.task1", "cifar10-numpy", "--dataset", on,
+               *out("task1", "cifar10-numpy")),
               ("task1/cifar10-numpy",), cifar10_numpy_work(quick, 3072 if cifar10 else 784)),
          on),
         (Step("task2", f"task 2, every study, best and analyze, on {named}",
-              ("tasks.task2", "all", "--dataset", on, *out("task2")), ("task2",),
+              ("tasks.task2", "all", "--dataset", on, *out("task2", "all")), ("task2",),
               task2_work(quick, cifar10)), on),
         (Step("task3", "task 3, every experiment, each on its report's dataset",
-              ("tasks.task3", "all", *out("task3")), ("task3",), task3_work(quick, cifar10)),
+              ("tasks.task3", "all", *out("task3", "all")), ("task3",),
+              task3_work(quick, cifar10)),
          "mnist"),
     ]
 

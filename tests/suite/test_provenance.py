@@ -160,3 +160,11 @@ def test_every_results_folder_records_it_and_its_report_shows_one_line(tmp_path)
 ])
 def test_the_one_line(record, expected):
     assert provenance_line(record) == expected
+
+
+def test_the_suites_own_commit_is_its_checkouts_and_only_its_own():
+    from tests.conftest import ROOT
+
+    top = provenance.git(ROOT, "rev-parse", "--show-toplevel")
+    expected = provenance.code_version(ROOT) if top and top == str(ROOT) else None
+    assert provenance.suite_code_version() == expected

@@ -54,7 +54,7 @@ def test_killed_in_task3_and_run_again_it_resumes_and_loses_no_finished_step(tmp
                              stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:  # killed, with the step it runs, once task 3 has written its first results folder
         wait_for(lambda: step_status(runs).get("task3") == "running"
-                 and (runs / "task3" / "cnn-vs-mlp" / "config.json").exists(), first)
+                 and (runs / "task3" / "all" / "cnn-vs-mlp" / "config.json").exists(), first)
     finally:
         os.killpg(first.pid, signal.SIGKILL)
         first.communicate()
@@ -78,7 +78,7 @@ def test_killed_in_task3_and_run_again_it_resumes_and_loses_no_finished_step(tmp
     assert {path: path.stat().st_mtime_ns for path in written} == written
     assert (runs / "logs" / "task3.log").read_text().count(LOG_HEADER) == 2
     assert (runs / "logs" / "task1.log").read_text().count(LOG_HEADER) == 1
-    assert (runs / "REPORT.md").is_file() and (runs / "task3" / "report.md").is_file()
+    assert (runs / "REPORT.md").is_file() and (runs / "task3" / "all" / "report.md").is_file()
 
 
 @pytest.mark.slow

@@ -524,6 +524,9 @@ def reproduce(args) -> int:
 
     check_data_dir(args.data_dir)
     runs = Path(args.runs)
+    if runs.exists() and not runs.is_dir():
+        raise UsageError(must_be("--runs", "a folder of results (or where to make one)",
+                                 str(runs)))
     status = read_status(runs)
     check_resumable(runs, status, args.quick)
     steps, not_run = build_plan(runs, args.quick, args.data_dir, find_datasets(args.data_dir))

@@ -139,6 +139,9 @@ def test_only_and_skip_pick_steps_and_a_bad_name_is_one_sentence(fake, capsys):
     err = capsys.readouterr().err
     assert err == "tasks reproduce: error: --skip must be step names among a, b, c; got 'x'.\n"
     assert fake.calls() == ["a"]
+    (fake.runs.parent / "a-file").write_text("")
+    assert reproduce(fake.runs.parent / "a-file") == 2
+    assert "--runs must be a folder of results" in capsys.readouterr().err
 
 
 def test_what_the_data_does_not_allow_is_listed_and_recorded(fake, capsys):

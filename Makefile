@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test test-slow faults bench lint report clean
+.PHONY: run test test-slow faults bench lint report reproduce clean
 
 $(PY): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ lint: $(PY)
 ## report: runs/REPORT.md, every reported finding beside ours and a verdict
 report: $(PY)
 	$(PY) -m tasks report
+
+# The data is looked for in $SUITE_DATA_DIR (then Keras's cache): on the course machines,
+# `SUITE_DATA_DIR=../shared/datasets make reproduce`. Run it again to resume.
+## reproduce: every experiment this machine's data allows, then runs/REPORT.md (hours)
+reproduce: $(PY)
+	$(PY) -m tasks reproduce
 
 clean:
 	rm -rf runs .pytest_cache

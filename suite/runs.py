@@ -16,8 +16,10 @@ from suite.env import library_versions
 from suite.errors import UsageError
 from suite.io import (atomic_write_bytes, atomic_write_csv, atomic_write_json,
                       atomic_write_text, read_json, remove_stale_temporaries, to_json)
+from suite.provenance import Provenance, provenance_line
 
 CONFIG_FILE = "config.json"
+PROVENANCE_REFRESH_SECONDS = 60  # other writes refresh provenance.json at most this often
 
 
 class RunDir:
@@ -59,6 +61,18 @@ class RunDir:
         self.started = time.time()
         atomic_write_json(config_path, {"config": normal, **(about or {}),
                                         "versions": library_versions()})
+        # Where and when, beside the configuration (never compared): suite/provenance.py.
+        self.provenance = Provenance(self.path)
+        self.provenance.write()
+        self._provenance_written = time.time()
+
+    def _refresh_provenance(self, ended: bool = False) -> dict | None:
+        """Rewrite provenance.json: always when a result is written (`ended`), else at most
+        every PROVENANCE_REFRESH_SECONDS, so a long run killed mid-way keeps recent load."""
+        if not ended and time.time() - self._provenance_written < PROVENANCE_REFRESH_SECONDS:
+            return None
+        self._provenance_written = time.time()
+        return self.provenance.write(ended)
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -70,14 +84,20 @@ class RunDir:
         return atomic_write_json(path, {**read_json(path), **about})
 
     def write_json(self, name: str, obj) -> Path:
-        return atomic_write_json(self.file(name), obj)
+        path = atomic_write_json(self.file(name), obj)
+        self._refresh_provenance()
+        return path
 
     def write_metrics(self, metrics: dict) -> Path:
         """`metrics.json`: every figure the report quotes, snake_case keys."""
-        return self.write_json("metrics.json", metrics)
+        path = atomic_write_json(self.file("metrics.json"), metrics)
+        self._refresh_provenance(ended=True)
+        return path
 
     def write_csv(self, name: str, rows: list[dict], fieldnames=None) -> Path:
-        return atomic_write_csv(self.file(name), rows, fieldnames)
+        path = atomic_write_csv(self.file(name), rows, fieldnames)
+        self._refresh_provenance()
+        return path
 
     def write_history(self, rows: list[dict], fieldnames=None) -> Path:
         """`history.csv`: one row per epoch (or per evaluation step)."""
@@ -94,7 +114,10 @@ class RunDir:
         return name
 
     def write_report(self, report) -> Path:
-        return atomic_write_text(self.file("report.md"), report.render())
+        """`report.md`, ending with one line of where and when it was measured."""
+        record = self._refresh_provenance(ended=True)
+        return atomic_write_text(self.file("report.md"),
+                                 report.render() + f"\n*{provenance_line(record)}*\n")
 
 
 def _normalise(config: dict) -> dict:

@@ -190,3 +190,31 @@ def saved_val_accuracy(model_file, data) -> float:
     model = keras.models.load_model(model_file)  # uncompiled: the net and its weights
     model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model.evaluate(val, verbose=0)[1]
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """One gzip IDX file of unsigned bytes (Fashion-MNIST's format), header and all."""
+    import gzip
+
+    magic = 2049 if array.ndim == 1 else 2051
+    header = magic.to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in array.shape)
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def make_datasets(root: Path, n_train: int = 12_000, n_test: int = 500) -> Path:
+    """A tiny `--data-dir` laid out as ../shared/datasets is: mnist.npz, fashion-mnist/ and
+    dogs-vs-cats/ of generated images (enough for the 10,000-image validation splits and
+    every command's --quick), no CIFAR-10. Returns root."""
+    splits = tiny_splits(n_train, 0, n_test)
+    x, y, xt, yt = splits.x_train[..., 0], splits.y_train, splits.x_test[..., 0], splits.y_test
+    root.mkdir(parents=True, exist_ok=True)
+    np.savez(root / "mnist.npz", x_train=x, y_train=y.astype(np.uint8), x_test=xt,
+             y_test=yt.astype(np.uint8))
+    fashion = root / "fashion-mnist"
+    fashion.mkdir()
+    for name, array in (("train-images-idx3-ubyte.gz", x), ("train-labels-idx1-ubyte.gz", y),
+                        ("t10k-images-idx3-ubyte.gz", xt), ("t10k-labels-idx1-ubyte.gz", yt)):
+        write_idx(fashion / name, array)
+    make_kaggle(root / "dogs-vs-cats", per_class=30, test=10)
+    return root

@@ -57,7 +57,7 @@ def page_rows(text):
     rows = {}
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if line.startswith("| ") and len(cells) == 6:
+        if line.startswith("| ") and len(cells) == 7:
             rows[cells[0]] = cells
     return rows
 
@@ -250,3 +250,156 @@ def test_runs_may_be_a_task_folder_itself(runs):
     assert row[-1].startswith("differs: ran on 8x8 digits")
     assert "[report.md](cifar10-numpy/report.md)" in row[4]
     assert counts["differs"] == 1
+
+
+# -- unreadable folders (issue 36): skipped with a warning, listed, the page still written ---
+GARBLED = {"truncated": b'{"config": {"dataset": "mni', "empty": b"", "a list": b"[1, 2, 3]\n",
+           "random bytes": bytes(range(256))[::-7] * 3}
+GARBLED_HISTORY = {"truncated": b"variant,epoch,loss\nplain,1,0.3\nbatchnorm,1",
+                   "empty": b"", "random bytes": bytes(range(256))[::-7] * 3}
+
+
+@pytest.mark.parametrize("name, content", [
+    *((f"{file} {kind}", (file, data)) for file in ("config.json", "metrics.json")
+      for kind, data in GARBLED.items()),
+    *((f"history.csv {kind}", ("history.csv", data)) for kind, data in GARBLED_HISTORY.items()),
+])
+def test_an_unreadable_folder_is_skipped_with_one_warning_and_listed(runs, capsys, name,
+                                                                     content):
+    file, data = content
+    (runs / "task3/bn-vs-dropout" / file).write_bytes(data)
+    out = runs / "REPORT.md"
+    assert main(["report", "--runs", str(runs), "--out", str(out)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "skipped" in err[0] and "bn-vs-dropout" in err[0]
+    assert file in err[0]
+    text = out.read_text()
+    assert "## Folders skipped as unreadable" in text
+    assert f"| task3/bn-vs-dropout | {file}" in text
+    rows = page_rows(text)
+    assert rows[what("bn-vs-dropout")][-1].startswith("not run")
+    assert rows[what("weight-decay")][-1].startswith("reproduced")  # the rest still judged
+
+
+def test_garbled_figures_inside_valid_json_are_a_verdict_not_a_traceback(tmp_path):
+    root = tmp_path / "runs"
+    results_folder(root, "task1/cifar10-numpy", {"test_accuracy": "high"}, {"dataset": "cifar10"},
+                   {"task": "task1", "experiment": "cifar10-numpy"})
+    row = page_rows(build_report(root, root / "REPORT.md")[0].render())[what("cifar10-numpy")]
+    assert row[-1].startswith("not run: its results lack or garble")
+
+
+# -- task 4: the suite's default beside (or for) the report's own net -----------------------
+CPU_NET = {"val_accuracy": 0.9407, "model": "cpu_net", "params": 545_130, "epochs": 24,
+           "budget_minutes": 30, "refit": False, "dataset": "dogs_vs_cats",
+           "val_accuracy_tta": {"none": 0.9407, "flip": 0.9447, "flip-zoom": 0.9507}}
+
+
+def test_the_default_net_stands_in_for_the_reports_vgg13_and_says_how_it_differs(tmp_path):
+    root = tmp_path / "runs"
+    results_folder(root, "task4/train", CPU_NET,
+                   {"model": "cpu_net", "budget_minutes": 30.0, "dataset": "dogs_vs_cats"},
+                   {"task": "task4", "experiment": "train",
+                    "command": "python -m tasks.task4 train --budget-minutes 30"})
+    # A refit and a tuned net are not the default: they never stand in.
+    results_folder(root, "task4/refit", {**CPU_NET, "val_accuracy": 0.5},
+                   {"model": "cpu_net", "refit": True}, {"task": "task4", "experiment": "train"})
+    rows = page_rows(build_report(root, root / "REPORT.md")[0].render())
+    vgg = rows[what("vgg13")]
+    assert vgg[2] == ("val 94.07% (cpu_net, 24 epochs, 30 minutes, 95.07% with submit's "
+                      "flip-zoom views) [Dogs vs. Cats]")
+    assert vgg[-1] == (
+        "differs: the suite's default net, cpu_net (545,130 parameters), trained for a "
+        "30-minute budget on a CPU (24 epochs), not the report's VGG-13 (45,238,466 parameters) "
+        "for 200 epochs on a GPU (on its own terms: reproduced (within ±2.00% of 95.00%))")
+    assert "task4/train/report.md" in vgg[4]
+    bn = rows[what("bn-nets")]
+    assert bn[-1].startswith("differs: the suite's default net, cpu_net") \
+        and "not report C's batch-norm nets for 25 epochs" in bn[-1]
+    assert "8.47% above 85.60%" in bn[-1]
+    # Trained on a GPU machine (its provenance.json says), the verdict says so.
+    (root / "task4/train/provenance.json").write_text(json.dumps(
+        {"machine": {"cpu": "Xeon", "gpus": ["NVIDIA H200"]}}))
+    vgg = page_rows(build_report(root, root / "REPORT.md")[0].render())[what("vgg13")]
+    assert "trained for a 30-minute budget on NVIDIA H200 (24 epochs)" in vgg[-1]
+
+    # With the report's own VGG-13 run, that is judged, and the default shown beside it.
+    results_folder(root, "task4/vgg13", {**CPU_NET, "model": "vgg13", "val_accuracy": 0.95},
+                   {"model": "vgg13", "dataset": "dogs_vs_cats"},
+                   {"task": "task4", "experiment": "train"})
+    vgg = page_rows(build_report(root, root / "REPORT.md")[0].render())[what("vgg13")]
+    assert vgg[-1] == "reproduced (within ±2.00% of 95.00%)"
+    assert vgg[2].startswith("val 95.00% (vgg13") and "; the suite's default: val 94.07%" in vgg[2]
+
+
+def test_kaggle_and_a_tuning_table_that_differs_say_why(tmp_path):
+    root = tmp_path / "runs"
+    results_folder(root, "task4/submit", {"rows": 12_500}, {"dataset": "dogs_vs_cats"},
+                   {"task": "task4", "experiment": "submit"})
+    results_folder(root, "tuning/vgg", {"objective": "val_accuracy", "tables": {
+        "depth": {"best_value": 6, "best_val_accuracy": 0.88}}},
+        {"size": "cpu", "trial_minutes": 3.0, "dataset": "dogs-vs-cats"},
+        {"task": "tuning", "experiment": "vgg"})
+    rows = page_rows(build_report(root, root / "REPORT.md")[0].render())
+    assert rows[what("kaggle")][-1].startswith("differs: unscored here: the public score is "
+                                               "Kaggle's")
+    assert rows[what("tuning-depth")][-1] == (
+        "differs: the report's best depth is 16; this run's trials had 3 minutes each, in "
+        "which a deeper or slower net gets fewer epochs; the report trained its VGGs far "
+        "longer, on a GPU")
+
+
+# -- the page's head, each row's provenance, and why a finding was not run ----------------
+def test_the_page_opens_with_the_counts_and_the_machine(runs):
+    from suite.provenance import machine, machine_line
+
+    lines = [line for line in build_report(runs, runs / "REPORT.md")[0].render().splitlines()
+             if line.strip()]
+    assert lines[0] == "# What was reproduced"
+    assert re.fullmatch(r"\*\*1 reproduced, 2 differ, \d+ not run\*\* \(of \d+ findings\)\.",
+                        lines[1])
+    assert lines[2].startswith(f"**Machine:** {machine_line(machine())}")
+    assert "no folder records its machine" in lines[2]  # the fixture's folders have none
+
+
+def test_each_row_says_where_and_when_it_was_measured(tmp_path):
+    from suite.provenance import machine, machine_line
+    from suite.runs import RunDir
+
+    root = tmp_path / "runs"
+    run = RunDir(root / "task1/cifar10-numpy", {"dataset": "cifar10"},
+                 about={"task": "task1", "experiment": "cifar10-numpy"})
+    run.write_metrics({"test_accuracy": 0.46})
+    results_folder(root, "task2/best", {"dataset": "cifar10", "test_accuracy": 0.54},
+                   {"dataset": "cifar10"}, {"task": "task2", "experiment": "best"})
+    text = build_report(root, root / "REPORT.md")[0].render()
+    rows = page_rows(text)
+    measured = rows[what("cifar10-numpy")][5]
+    assert machine_line(machine()).replace("|", "/") in measured
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d to \d\d:\d\d; ", measured)
+    assert "load " in measured and ("commit " in measured)
+    assert rows[what("mlp-cifar10")][5] == "unknown (no provenance.json: an older folder)"
+    assert "every figure was measured on it" in text
+
+
+def test_a_finding_not_run_says_why_from_the_runners_records(tmp_path):
+    root = tmp_path / "runs"
+    task3 = results_folder(root, "task3", {}, {"dataset": "report"},
+                           {"task": "task3", "experiment": "all"})
+    (task3 / "not_run.json").write_text(json.dumps(
+        {"cifar10-cnn": "CIFAR-10 not found: looked for cifar-10-batches-py in --data-dir"}))
+    (root / "reproduce.json").write_text(json.dumps({"steps": {
+        "task2": {"status": "failed", "exit_status": 1, "covers": ["task2"]},
+        "tuning": {"status": "not run", "why": "Dogs vs. Cats not found", "covers": ["tuning"]},
+        "task4-train": {"status": "running", "covers": ["task4/train"]},
+        "task1": {"status": "done", "covers": ["task1"]}}}))
+    rows = page_rows(build_report(root, root / "REPORT.md")[0].render())
+    assert rows[what("course-convnet")][-1] == ("not run: CIFAR-10 not found: looked for "
+                                                "cifar-10-batches-py in --data-dir")
+    assert rows[what("mlp-cifar10")][-1] == ("not run: the reproduce step task2 failed (exit "
+                                             "status 1; see logs/task2.log)")
+    assert rows[what("tuning-depth")][-1] == ("not run: reproduce did not run tuning: Dogs vs. "
+                                              "Cats not found")
+    assert rows[what("vgg13")][-1].startswith("not run: the reproduce step task4-train did not "
+                                              "finish")
+    assert rows[what("init-a")][-1] == "not run: no task1 init folder of these settings"

@@ -60,9 +60,10 @@ def test_tricks_report_names_the_digits_split_not_mnists(tmp_path):
 
 
 def modified(folder):
-    """{file name: mtime in ns} of the results in `folder` (config.json is rewritten by any
-    run of the same configuration, so it is left out)."""
-    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.name != "config.json"}
+    """{file name: mtime in ns} of the results in `folder` (config.json and provenance.json
+    are rewritten by any run of the same configuration, so they are left out)."""
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()
+            if p.name not in ("config.json", "provenance.json")}
 
 
 def test_all_again_reuses_the_finished_search(tmp_path, capsys):

@@ -357,7 +357,7 @@ def is_default_train(config: dict) -> bool:
 
 
 def train_judge(reference: float) -> Judge:
-    """A `task4 train` folder's best validation accuracy against the reported one, with the
+    """A `task4 train` folder's kept model's validation accuracy against the reported one, with the
     net, its epochs and budget, and `submit`'s test-time augmentation beside it."""
     def judge(metrics, folder):
         budget, epochs = metrics.get("budget_minutes"), metrics.get("epochs")

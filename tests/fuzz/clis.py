@@ -1,0 +1,106 @@
+"""Every command line of the suite, as the fuzz suite calls it (`harness.Cli`).
+
+The tasks' experiments are read from their `Task`s, so a new experiment is fuzzed without
+editing this file; each experiment's flags are read from its parser. The stops are where
+the command's real work starts (see `harness.ReachedTraining`).
+"""
+
+from __future__ import annotations
+
+from tests.fuzz.harness import Cli
+
+# Where tasks 1-3 load their arrays: task 1 through its own import of the loader.
+ARRAYS = ("data.load_dataset", "tasks.task1.experiments.load_dataset")
+# Where task 4 and portable load the photos, build the VGG, or predict.
+PHOTOS = ("data.dogs.load_dogs_vs_cats", "tasks.task4.submit.predict_dog",
+          "models.vgg.build_vgg")
+
+
+def task_clis() -> list[Cli]:
+    import tasks.task1.experiments
+    import tasks.task2.experiments
+    import tasks.task3.experiments
+    import tasks.task4.experiments
+
+    clis = []
+    for module, stops in ((tasks.task1.experiments, ARRAYS), (tasks.task2.experiments, ARRAYS),
+                          (tasks.task3.experiments, ARRAYS), (tasks.task4.experiments, PHOTOS)):
+        task = module.task
+        clis += [Cli(f"tasks.{task.name} {name}", task.main, task.parser, (name,), stops)
+                 for name in task.experiments]
+    return clis
+
+
+def other_clis() -> list[Cli]:
+    import bench.numpy_vs_keras
+    import bench.pipeline
+    import bench.train_speed
+    import bench.tuning_memory
+    import tasks.__main__
+    import tasks.task4.portable
+    import tuning.vgg
+
+    portable = tasks.task4.portable
+    return [
+        Cli("tasks report", tasks.__main__.main, tasks.__main__.parser, ("report",)),
+        Cli("tuning.vgg", tuning.vgg.main, tuning.vgg.parser, (),
+            ("tuning.vgg.subprocess.Popen", "tuning.distributed.run_local",
+             "tuning.vgg._run_trials")),
+        *[Cli(f"tasks.task4.portable {command}", portable.main, _portable_parser, (command,),
+              PHOTOS) for command in ("pack", "train")],
+        Cli("bench/numpy_vs_keras.py", bench.numpy_vs_keras.main, _bench_parser("numpy_vs_keras"),
+            (), ("bench.numpy_vs_keras.run_child", "bench.numpy_vs_keras.child"),
+            argv_via_sys=True),
+        Cli("bench/pipeline.py", bench.pipeline.main, _bench_parser("pipeline"), (),
+            ("bench.pipeline.limit_threads",)),
+        Cli("bench/train_speed.py", bench.train_speed.main, _bench_parser("train_speed"), (),
+            ("bench.train_speed.child", "subprocess.run"), argv_via_sys=True),
+        Cli("bench/tuning_memory.py", bench.tuning_memory.main, _bench_parser("tuning_memory"),
+            (), ("bench.tuning_memory.peaks",), argv_via_sys=True),
+    ]
+
+
+def _portable_parser():
+    """portable's parser, caught as its `main` builds it (it has no function of its own)."""
+    import tasks.task4.portable
+
+    return _caught_parser(tasks.task4.portable.main, [])
+
+
+def _bench_parser(name: str):
+    def parser():
+        import importlib
+
+        module = importlib.import_module(f"bench.{name}")
+        return _caught_parser(module.main, None)
+
+    return parser
+
+
+def _caught_parser(main, argv):
+    """The `ArgumentParser` that `main` builds, caught when it parses (and stopped there)."""
+    import argparse
+    import sys
+    from unittest import mock
+
+    caught = []
+
+    def parse(self, args=None, namespace=None):
+        caught.append(self)
+        raise _Caught
+
+    with mock.patch.object(argparse.ArgumentParser, "parse_args", parse), \
+            mock.patch.object(sys, "argv", ["fuzz"]):
+        try:
+            main() if argv is None else main(argv)
+        except _Caught:
+            pass
+    return caught[0]
+
+
+class _Caught(BaseException):
+    pass
+
+
+def all_clis() -> list[Cli]:
+    return task_clis() + other_clis()

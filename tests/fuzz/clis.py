@@ -48,15 +48,14 @@ def other_clis() -> list[Cli]:
              "tuning.vgg._run_trials")),
         *[Cli(f"tasks.task4.portable {command}", portable.main, _portable_parser, (command,),
               PHOTOS) for command in ("pack", "train")],
-        Cli("bench/numpy_vs_keras.py", bench.numpy_vs_keras.main, _bench_parser("numpy_vs_keras"),
-            (), ("bench.numpy_vs_keras.run_child", "bench.numpy_vs_keras.child"),
-            argv_via_sys=True),
-        Cli("bench/pipeline.py", bench.pipeline.main, _bench_parser("pipeline"), (),
-            ("bench.pipeline.limit_threads",)),
-        Cli("bench/train_speed.py", bench.train_speed.main, _bench_parser("train_speed"), (),
+        Cli("bench/numpy_vs_keras.py", bench.numpy_vs_keras.main, bench.numpy_vs_keras.parser,
+            (), ("bench.numpy_vs_keras.run_child", "bench.numpy_vs_keras.child")),
+        Cli("bench/pipeline.py", bench.pipeline.main, bench.pipeline.parser, (),
+            ("bench.pipeline.measure",)),
+        Cli("bench/train_speed.py", bench.train_speed.main, _train_speed_parser, (),
             ("bench.train_speed.child", "subprocess.run"), argv_via_sys=True),
-        Cli("bench/tuning_memory.py", bench.tuning_memory.main, _bench_parser("tuning_memory"),
-            (), ("bench.tuning_memory.peaks",), argv_via_sys=True),
+        Cli("bench/tuning_memory.py", bench.tuning_memory.main, bench.tuning_memory.parser, (),
+            ("bench.tuning_memory.peaks",)),
     ]
 
 
@@ -67,14 +66,11 @@ def _portable_parser():
     return _caught_parser(tasks.task4.portable.main, [])
 
 
-def _bench_parser(name: str):
-    def parser():
-        import importlib
+def _train_speed_parser():
+    """bench/train_speed.py's parser, caught as its `main` builds it."""
+    import bench.train_speed
 
-        module = importlib.import_module(f"bench.{name}")
-        return _caught_parser(module.main, None)
-
-    return parser
+    return _caught_parser(bench.train_speed.main, None)
 
 
 def _caught_parser(main, argv):
@@ -104,3 +100,19 @@ class _Caught(BaseException):
 
 def all_clis() -> list[Cli]:
     return task_clis() + other_clis()
+
+
+# Commands whose argument checks another engineer is reworking in files this suite's fixes
+# left alone: their fuzz tests are expected to fail until then (test_known_failures.py
+# lists the cases one by one).
+REWORKED = {
+    "tasks report": "a results folder with an unreadable config.json, or --out a folder or "
+                    "a path that cannot be made, is a traceback: tasks/report.py's skipping "
+                    "of unreadable folders is the report's rework",
+    "tasks.task4.portable pack": "portable's own argparse prints its usage with the error "
+                                 "(2 lines): task 4's rework",
+    "tasks.task4.portable train": "portable's own argparse prints its usage with the error "
+                                  "(2-5 lines): task 4's rework",
+    "bench/train_speed.py": "its own argparse prints its usage with the error (5 lines) and "
+                            "--repeats 0 is a ValueError traceback: task 4's rework",
+}

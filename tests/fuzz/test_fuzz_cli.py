@@ -10,7 +10,9 @@ sandbox as it was (no half-written results folder). An argument list that passes
 check is stopped where the real work would start (`harness.ReachedTraining`).
 
 Derandomised, `EXAMPLES` argument lists per command: the same lists on every run, so CI is
-repeatable. `FUZZ_EXAMPLES=N` tries more.
+repeatable. `FUZZ_EXAMPLES=N` tries more. The commands whose checks another engineer is
+reworking (`clis.REWORKED`) are expected to fail until then; test_known_failures.py lists
+their cases one by one.
 """
 
 from __future__ import annotations
@@ -23,18 +25,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz import harness
-from tests.fuzz.clis import all_clis
+from tests.fuzz.clis import REWORKED, all_clis
 
 pytestmark = pytest.mark.faults
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
-CLIS = all_clis()
+CLIS = [pytest.param(cli, id=cli.name, marks=[pytest.mark.xfail(
+    strict=False, reason=REWORKED[cli.name])] if cli.name in REWORKED else [])
+    for cli in all_clis()]
 
 # Values no flag should take without a sentence: wrong type, sign, size, NaN, empty, long.
 HOSTILE = ["", " ", "0", "-1", "-0", "1", "2", "3", "0.5", "1.5", "-5", "1e308", "1e-320",
            "nan", "NaN", "inf", "-inf", "1000000000000", str(2**32), str(2**40), "abc",
-           "1,2,3", ",", "0,0", "-1,2", "1,,2", "x" * 5000, "é漢字🙂", "None", "true",
-           "[1, 2]", "{}"]
+           "1,2,3", ",", "0,0", "-1,2", "1,,2", "x" * 5000, "9" * 400, "é漢字🙂", "None",
+           "true", "[1, 2]", "{}"]
 PATHS = [*harness.PLACES, *harness.UNWRITABLE]
 # Free text keeps clear of '/', '.' and '~': a path outside the sandbox comes only from
 # `UNWRITABLE` (a generated "/" or ".." with --overwrite would empty a real folder).
@@ -69,8 +73,9 @@ def values(action: argparse.Action) -> st.SearchStrategy[list[str]]:
 
 @st.composite
 def argument_lists(draw, cli: harness.Cli) -> list[str]:
-    """Up to four of `cli`'s flags with drawn values; --out and --data-dir, where the
-    command has them and they were not drawn, point at a new folder and an empty one."""
+    """Up to four of `cli`'s flags with drawn values. --out and --data-dir, where the
+    command has them and they were not drawn, are the folders everything turns on: each is
+    left out, a new folder (an empty one for the data) or one of the wrong `PATHS`."""
     actions = cli.flags()
     chosen = draw(st.lists(st.sampled_from(actions), max_size=4)) if actions else []
     argv = []
@@ -81,8 +86,9 @@ def argument_lists(draw, cli: harness.Cli) -> list[str]:
             ["--no-such-flag", "stray", "-x"])))
     flags = {s for a in actions for s in a.option_strings}
     for flag, place in (("--out", "@out"), ("--data-dir", "@data")):
-        if flag in flags and flag not in argv and draw(st.integers(0, 3)):
-            argv += [flag, place]
+        if flag in flags and flag not in argv:
+            value = draw(st.one_of(st.just(place), st.none(), st.sampled_from(PATHS)))
+            argv += [flag, value] if value else []
     return argv
 
 
@@ -94,7 +100,7 @@ def keras_home(tmp_path_factory):
     return tmp_path_factory.mktemp("keras")
 
 
-@pytest.mark.parametrize("cli", CLIS, ids=[c.name for c in CLIS])
+@pytest.mark.parametrize("cli", CLIS)
 @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
                                  HealthCheck.data_too_large])

@@ -1,8 +1,9 @@
 """Every command line of the suite, as the fuzz suite calls it (`harness.Cli`).
 
-The tasks' experiments are read from their `Task`s, so a new experiment is fuzzed without
-editing this file; each experiment's flags are read from its parser. The stops are where
-the command's real work starts (see `harness.ReachedTraining`).
+The tasks' experiments, `python -m tasks`'s commands (report, and any added later) and
+portable's are read from their parsers, so a new experiment or command is fuzzed without
+editing this file; so is each one's every flag. The stops are where the command's real work
+starts (see `harness.ReachedTraining`).
 """
 
 from __future__ import annotations
@@ -42,12 +43,14 @@ def other_clis() -> list[Cli]:
 
     portable = tasks.task4.portable
     return [
-        Cli("tasks report", tasks.__main__.main, tasks.__main__.parser, ("report",)),
+        # A command of `python -m tasks` may run experiments (a `reproduce`): their stops.
+        *[Cli(f"tasks {command}", tasks.__main__.main, tasks.__main__.parser, (command,),
+              ARRAYS + PHOTOS) for command in commands(tasks.__main__.parser())],
         Cli("tuning.vgg", tuning.vgg.main, tuning.vgg.parser, (),
             ("tuning.vgg.subprocess.Popen", "tuning.distributed.run_local",
              "tuning.vgg._run_trials")),
         *[Cli(f"tasks.task4.portable {command}", portable.main, _portable_parser, (command,),
-              PHOTOS) for command in ("pack", "train")],
+              PHOTOS) for command in commands(_portable_parser())],
         Cli("bench/numpy_vs_keras.py", bench.numpy_vs_keras.main, bench.numpy_vs_keras.parser,
             (), ("bench.numpy_vs_keras.run_child", "bench.numpy_vs_keras.child")),
         Cli("bench/pipeline.py", bench.pipeline.main, bench.pipeline.parser, (),
@@ -57,6 +60,14 @@ def other_clis() -> list[Cli]:
         Cli("bench/tuning_memory.py", bench.tuning_memory.main, bench.tuning_memory.parser, (),
             ("bench.tuning_memory.peaks",)),
     ]
+
+
+def commands(parser) -> list[str]:
+    """The sub-commands of `parser`."""
+    import argparse
+
+    return [name for action in parser._actions
+            if isinstance(action, argparse._SubParsersAction) for name in action.choices]
 
 
 def _portable_parser():

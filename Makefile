@@ -31,7 +31,8 @@ test: $(PY)
 test-slow: $(PY)
 	$(PY) -m pytest -q $(TEST_ORDER) -m slow
 
-## faults: the fault-injection suite (real processes killed and restarted)
+## faults: the fault-injection suite (real processes killed and restarted) and the fuzz
+## suite of every command line (tests/fuzz)
 faults: $(PY)
 	$(PY) -m pytest -q $(TEST_ORDER) -m faults
 

@@ -36,12 +36,17 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from models.numpy_mlp import Model
+from suite.cli import MAX_THREADS, Parser, positive_int
 from suite.env import limit_threads
 
 SIZES = (784, 500, 400, 10)
 BATCH = 64
 LR = 0.01
 ENGINES = ("numpy", "keras", "keras_best")
+# Bounds a run can meet: 100 children or epochs; 200,000 samples (627 MB of float32 rows,
+# four times MNIST's training set).
+MAX_REPEATS = 100
+MAX_SAMPLES = 200_000
 
 
 def matmul_peak_flops(n: int = 4096, repeats: int = 5) -> float:
@@ -124,16 +129,21 @@ def run_child(engine: str, args) -> float:
     return json.loads(result.stdout.strip().splitlines()[-1])["seconds"]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3, help="children per engine")
-    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per child")
-    parser.add_argument("--samples", type=int, default=50_000)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="threads for both engines (default: each library's own, all "
-                             "cores)")
-    parser.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+def parser() -> argparse.ArgumentParser:
+    p = Parser(prog="python bench/numpy_vs_keras.py", description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=positive_int.up_to(MAX_REPEATS), default=3,
+                   help="children per engine")
+    p.add_argument("--epochs", type=positive_int.up_to(MAX_REPEATS), default=2,
+                   help="timed epochs per child")
+    p.add_argument("--samples", type=positive_int.up_to(MAX_SAMPLES), default=50_000)
+    p.add_argument("--threads", type=positive_int.up_to(MAX_THREADS), default=None,
+                   help="threads for both engines (default: each library's own, all cores)")
+    p.add_argument("--child", choices=ENGINES, help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv=None) -> None:
+    args = parser().parse_args(argv)
     if args.child:
         if args.threads:  # both engines get the same number of threads
             limit_threads(args.threads)

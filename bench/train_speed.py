@@ -198,18 +198,32 @@ def run_child(args) -> None:
         print(json.dumps(child(args.child, args.data_dir, args.photos, args.epochs)))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default="../shared/datasets")
-    parser.add_argument("--photos", type=int, default=2048, help="photos trained on")
-    parser.add_argument("--repeats", type=int, default=2, help="children per engine")
-    parser.add_argument("--epochs", type=int, default=2, help="timed epochs per child")
-    parser.add_argument("--threads", type=int, help="threads (default: every core)")
-    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES),
-                        help="the engines to time (default: all; suite and keras_defaults "
-                             "are always timed, for the ratio)")
-    parser.add_argument("--child", choices=(*ENGINES, *PEAKS), help=argparse.SUPPRESS)
-    args = parser.parse_args()
+MAX_PHOTOS = 25_000
+MAX_REPEATS = 100
+
+
+def parser():
+    from suite.cli import MAX_THREADS, Parser, positive_int
+
+    p = Parser(prog="python bench/train_speed.py", description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", default="../shared/datasets")
+    p.add_argument("--photos", type=positive_int.up_to(MAX_PHOTOS), default=2048,
+                   help="photos trained on")
+    p.add_argument("--repeats", type=positive_int.up_to(MAX_REPEATS), default=2,
+                   help="children per engine")
+    p.add_argument("--epochs", type=positive_int.up_to(MAX_REPEATS), default=2,
+                   help="timed epochs per child")
+    p.add_argument("--threads", type=positive_int.up_to(MAX_THREADS),
+                   help="threads (default: every core)")
+    p.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES),
+                   help="the engines to time (default: all; suite and keras_defaults are "
+                        "always timed, for the ratio)")
+    p.add_argument("--child", choices=(*ENGINES, *PEAKS), help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv=None) -> None:
+    args = parser().parse_args(argv)
     if args.child:
         run_child(args)
         return

@@ -24,7 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from data.errors import DataError
+from data.locate import check_data_dir
+from suite.cli import Parser, positive_int
+
 ROOT = Path(__file__).resolve().parents[1]
+MAX_TRIALS = 10_000  # a bound a run can meet: 100 trials take about 25 minutes each way
 MODES = {"one_process": "0", "per_process": "1"}  # --trials-per-process
 
 
@@ -42,12 +47,22 @@ def peaks(data_dir: str, trials: int, per_process: str) -> tuple[list[float], fl
     return [float(r["peak_rss_mib"]) for r in rows if r["status"] == "completed"], seconds
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parser() -> argparse.ArgumentParser:
+    p = Parser(prog="python bench/tuning_memory.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "datasets"),
                    help="the folder holding dogs-vs-cats/")
-    p.add_argument("--trials", type=int, default=100, help="quick trials in each run")
-    args = p.parse_args()
+    p.add_argument("--trials", type=positive_int.up_to(MAX_TRIALS), default=100,
+                   help="quick trials in each run")
+    return p
+
+
+def main(argv=None) -> None:
+    p = parser()
+    args = p.parse_args(argv)
+    try:  # here, not in the first child's traceback
+        check_data_dir(args.data_dir, "dogs-vs-cats/")
+    except DataError as error:
+        p.error(str(error))
 
     result = {"bench": "tuning_memory", "trials": args.trials}
     for mode, per_process in MODES.items():

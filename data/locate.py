@@ -45,9 +45,16 @@ def check_data_dir(data_dir: str | os.PathLike | None, holds: str = "the dataset
 
     Cheap and import-free, so a command line checks it before loading TensorFlow.
     """
-    if data_dir and not Path(data_dir).expanduser().is_dir():
+    if data_dir and not _is_folder(Path(data_dir).expanduser()):
         raise DatasetNotFound(f"--data-dir {data_dir} is not a folder; pass the folder that "
                               f"holds {holds} (for example ../shared/datasets).")
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long for the file system is no folder either
+        return False
 
 
 def locate(

@@ -21,6 +21,8 @@ status 2; Ctrl-C becomes a line saying how to resume and exit status 130.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import math
 import re
 import shlex
@@ -34,9 +36,10 @@ from data.errors import DataError
 from data.locate import check_data_dir
 from suite.env import default_threads, limit_threads, set_seed
 from suite.errors import UsageError, must_be
-from suite.io import read_json
+from suite.io import check_writable, read_record
 from suite.report import Report
-from suite.runs import RunDir
+from suite.provenance import PROVENANCE_FILE
+from suite.runs import CONFIG_FILE, RunDir
 from suite.tf_quiet import import_tensorflow
 
 # Flags that say where and how fast to run, not what: they do not make a new configuration.
@@ -51,18 +54,44 @@ def arg(*names, **kwargs):
     return names, kwargs
 
 
-def _number(kind, test, wanted):
+# Upper bounds a run can meet: a flag above one is a slip of the keyboard, not a plan (task 2's
+# `best --epochs 1000000000000` trained until it was killed). Each is well above what any
+# report or README row used (200 epochs, batches of 1,000, 1,000 units, 4 hidden layers,
+# 120-minute budgets, learning rates up to 1.0).
+MAX_EPOCHS = 1_000
+MAX_STEPS = 10_000_000
+MAX_BATCH_SIZE = 65_536
+MAX_UNITS = 16_384  # units of one hidden layer
+MAX_LAYERS = 64  # entries of a list flag: hidden layers, values to compare
+MAX_LEARNING_RATE = 10.0
+MAX_MINUTES = 10_080  # a week
+MAX_THREADS = 1_024
+SEEDS = 2**32  # NumPy takes seeds 0 ... 2**32 - 1
+
+
+def _number(kind, test, wanted, most=None):
+    """A flag's parser: `kind(text)` if finite, `test` holds and it is at most `most`.
+
+    `parse.up_to(most)` is the same parser with an upper bound (`positive_int.up_to(1000)`:
+    "a positive integer up to 1,000"), for a flag, an --hparams key or a tuner value alike
+    (see `checked`).
+    """
+    described = wanted if most is None else \
+        f"{wanted} up to {most:,}" if kind is int else f"{wanted} up to {most:g}"
+
     def parse(text):
         try:
             value = kind(text)
-        except ValueError:
+        except (ValueError, TypeError):
             value = None
         # "inf" and "nan" parse as floats but are no one's learning rate or budget.
-        if value is None or not math.isfinite(value) or not test(value):
-            raise argparse.ArgumentTypeError(f"must be {wanted}; got {text!r}")
+        if value is None or (kind is float and not math.isfinite(value)) or not test(value) \
+                or (most is not None and value > most):
+            raise argparse.ArgumentTypeError(f"must be {described}; got {text!r}")
         return value
 
-    parse.__name__ = wanted
+    parse.__name__ = described
+    parse.up_to = lambda most: _number(kind, test, wanted, most)
     return parse
 
 
@@ -71,15 +100,61 @@ nonnegative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
 positive_float = _number(float, lambda v: v > 0, "a positive number")
 nonnegative_float = _number(float, lambda v: v >= 0, "a number >= 0")
 fraction = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+seed_value = _number(int, lambda v: 0 <= v < SEEDS, "an integer from 0 to 2**32 - 1")
 
 
-def int_list(text: str) -> list[int]:
-    """'400,500,600' -> [400, 500, 600]."""
-    return [positive_int(t) for t in text.split(",") if t.strip()]
+def list_of(item, most: int = MAX_LAYERS):
+    """A parser of a comma-separated list of at least one and at most `most` values, each
+    read by `item` (`list_of(positive_int.up_to(MAX_UNITS))`: '400,500' -> [400, 500])."""
+    wanted = f"a comma-separated list of 1 to {most} values, each {item.__name__}"
+
+    def parse(text):
+        words = [t for t in str(text).split(",") if t.strip()]
+        try:
+            values = [item(t) for t in words]
+        except argparse.ArgumentTypeError:
+            values = []
+        if not 1 <= len(values) <= most:
+            raise argparse.ArgumentTypeError(f"must be {wanted}; got {text!r}")
+        return values
+
+    parse.__name__ = wanted
+    return parse
 
 
-def float_list(text: str) -> list[float]:
-    return [positive_float(t) for t in text.split(",") if t.strip()]
+int_list = list_of(positive_int)  # '400,500,600' -> [400, 500, 600]
+float_list = list_of(positive_float)
+hidden_sizes = list_of(positive_int.up_to(MAX_UNITS))  # an MLP's hidden layers: '500,400'
+
+
+def choice_list(choices):
+    """A parser of a comma-separated list of one or more of `choices` ('zero,glorot')."""
+    wanted = f"one or more of {', '.join(choices)} (comma separated)"
+
+    def parse(text):
+        values = [t for t in str(text).split(",") if t]
+        if not values or any(v not in choices for v in values):
+            raise argparse.ArgumentTypeError(f"must be {wanted}; got {text!r}")
+        return values
+
+    parse.__name__ = wanted
+    return parse
+
+
+def checked(what: str, value, parse):
+    """`value`, from a file or a search space rather than the command line, read by a
+    flag's parser: the same rules for a flag, an --hparams key and a tuner value. A bad one
+    is a `UsageError` worded as `must_be` words every bad value:
+
+        checked("--hparams' learning_rate", "fast", positive_float.up_to(MAX_LEARNING_RATE))
+        -> UsageError("--hparams' learning_rate must be a positive number up to 10; got 'fast'.")
+    """
+    text = value if isinstance(value, str) else \
+        ",".join(map(json.dumps, value)) if isinstance(value, list) else json.dumps(value)
+    try:
+        return parse(text)
+    except argparse.ArgumentTypeError as error:
+        raise UsageError(f"{what} {error}.") from None
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -107,19 +182,26 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def add_common_flags(p, default_out: str, datasets, default_dataset) -> None:
-    """The flags every command shares: where the data and results are, seed, budget, threads."""
+def add_common_flags(p, default_out: str, datasets, default_dataset,
+                     check_out: bool = True) -> None:
+    """The flags every command shares: where the data and results are, seed, budget, threads.
+
+    `check_out`: --out must name a folder that can be made and written in, checked as it
+    is read (`writable_folder`); off where the command checks it later itself.
+    """
     g = p.add_argument_group("common flags")
     g.add_argument("--data-dir", help="folder holding the dataset files (else "
                    "$SUITE_DATA_DIR, then ~/.keras/datasets, then a download)")
-    g.add_argument("--out", default=default_out, help="results folder")
-    g.add_argument("--seed", type=int, default=0, help="seed for splits, init and shuffling")
+    g.add_argument("--out", default=default_out, type=writable_folder if check_out else None,
+                   help="results folder")
+    g.add_argument("--seed", type=seed_value, default=0,
+                   help="seed for splits, init and shuffling (0 to 2**32 - 1)")
     g.add_argument("--quick", action="store_true", help="a tiny budget, for smoke runs")
     g.add_argument("--dataset", choices=datasets, default=default_dataset,
                    help="dataset to run on")
     g.add_argument("--overwrite", action="store_true",
                    help="replace results written by another configuration")
-    g.add_argument("--threads", type=positive_int, default=default_threads(),
+    g.add_argument("--threads", type=positive_int.up_to(MAX_THREADS), default=default_threads(),
                    help="CPU threads for NumPy and TensorFlow ($SUITE_THREADS)")
 
 
@@ -134,6 +216,20 @@ class Experiment:
     prepare: Callable | None = None  # rewrites the parsed flags before the folder is made
 
 
+@dataclass(frozen=True)
+class Records:
+    """Files in a results folder that a rerun resumes from: `pattern` (a glob), the keys
+    each must hold, and what is done again when one cannot be read (`forget_unreadable`)."""
+
+    pattern: str
+    keys: tuple[str, ...]
+    redone: str
+
+
+# training.variants' per-variant records, which a study reads back when run again.
+VARIANT_RECORDS = Records("variants/*.json", ("rows", "result"), "that variant is trained again")
+
+
 class Task:
     """A task's experiments and its command line.
 
@@ -141,12 +237,14 @@ class Task:
         name: `task1` ... (also the results folder `runs/<name>/`).
         description: the first line of `--help`.
         datasets: the datasets its experiments accept by default; the first is the default.
+        records: the `Records` its experiments resume from, checked before each runs.
     """
 
-    def __init__(self, name: str, description: str, datasets=("mnist",)):
+    def __init__(self, name: str, description: str, datasets=("mnist",), records=()):
         self.name = name
         self.description = description
         self.datasets = tuple(datasets)
+        self.records = tuple(records)
         self.experiments: dict[str, Experiment] = {}
 
     def experiment(self, name: str, help: str, arguments=(), datasets=None,
@@ -180,7 +278,10 @@ class Task:
         return parser
 
     def _add_flags(self, p: argparse.ArgumentParser, exp: Experiment):
-        add_common_flags(p, f"runs/{self.name}/{exp.name}", exp.datasets, exp.default_dataset)
+        # An experiment whose `prepare` may rewrite --out (submit's `--out x.csv` names the
+        # file) has it checked in `run`, after; every other as the flag is read.
+        add_common_flags(p, f"runs/{self.name}/{exp.name}", exp.datasets, exp.default_dataset,
+                         check_out=exp.prepare is None)
         for names, kwargs in exp.arguments:
             p.add_argument(*names, **kwargs)
         return p
@@ -219,17 +320,29 @@ class Task:
         exp = self.experiments[args.experiment]
         if exp.prepare:
             exp.prepare(args)
-        check_data_dir(args.data_dir)  # before any folder is written or TensorFlow loads
+        # Both before any folder is written or TensorFlow loads.
+        check_data_dir(args.data_dir)
         out = Path(args.out) if args.out else Path("runs") / self.name / exp.name
+        check_out_folder(out)
+        missing = [folder for folder in [out, *out.parents] if not folder.exists()]
+        fresh = not (out / CONFIG_FILE).exists()
+        held = {p.name for p in out.iterdir()} if fresh and out.is_dir() else set()
         config = {k: v for k, v in vars(args).items() if k not in NOT_CONFIG}
         about = {"task": self.name, "experiment": exp.name, "command": self.command(args)}
         if getattr(args, "recipe", None) is not None:
             about["recipe"] = args.recipe.to_dict()
         run = RunDir(out, config, overwrite=args.overwrite, about=about)
-        import_tensorflow()  # quietly, now: every task uses Keras (task 1 its Progbar)
-        set_seed(args.seed)
-        start = time.time()
-        exp.func(args, run)
+        try:
+            for records in self.records:
+                forget_unreadable(run, records)
+            import_tensorflow()  # quietly, now: every task uses Keras (task 1 its Progbar)
+            set_seed(args.seed)
+            start = time.time()
+            exp.func(args, run)
+        except (UsageError, DataError):
+            if fresh:  # a mistake found before any result leaves no folder behind
+                remove_if_unused(run, held, missing)
+            raise
         print(f"{self.name} {exp.name}: done in {time.time() - start:.1f} s")
         return run
 
@@ -245,7 +358,8 @@ class Task:
         parser = self.parser()
         done, not_run = {}, read_not_run(run)
         for name in names:
-            argv = [name, *self.common_argv(args, name), "--out", str(run.path / name),
+            # "--out=...": a folder named "-1" is not a flag.
+            argv = [name, *self.common_argv(args, name), f"--out={run.path / name}",
                     *(flags or {}).get(name, [])]
             print(f"\n=== {self.name} {name}")
             try:
@@ -263,7 +377,7 @@ class Task:
         argv = ["--seed", str(args.seed), "--threads", str(args.threads)]
         argv += ["--quick"] * args.quick + ["--overwrite"] * args.overwrite
         if args.data_dir:
-            argv += ["--data-dir", args.data_dir]
+            argv.append(f"--data-dir={args.data_dir}")
         if args.dataset in self.experiments[name].datasets:
             argv += ["--dataset", args.dataset]
         return argv
@@ -286,18 +400,107 @@ def changed_flags(parser, args, skip=()) -> list[str]:
             words.append(action.option_strings[0])
         else:
             text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else value
-            words += [action.option_strings[0], str(text)]
+            flag, text = action.option_strings[0], str(text)
+            # "--out=-1": a value that starts with "-" would be read as a flag.
+            words += [f"{flag}={text}"] if text.startswith("-") else [flag, text]
         done.add(action.dest)
     return words
+
+
+OUT_WANTED = "a folder that can be made and written in"
+
+
+def writable_folder(text: str) -> str:
+    """--out's parser: `text`, unchanged, if it names a folder this process can make (or
+    has) and write in; checked as the flag is read, before TensorFlow loads."""
+    reason = _unwritable(Path(text))
+    if reason:
+        raise argparse.ArgumentTypeError(f"must be {OUT_WANTED} ({reason}); got {text!r}")
+    return text
+
+
+def writable_file(text: str) -> str:
+    """A file flag's parser (`tasks report --out PAGE`): `text`, unchanged, if it names no
+    folder and its folder can be made and written in."""
+    path = Path(text)
+    reason = "a folder is there" if path.is_dir() else _unwritable(path.parent)
+    if reason:
+        raise argparse.ArgumentTypeError(f"must be a file in {OUT_WANTED} ({reason}); got "
+                                         f"{text!r}")
+    return text
+
+
+def check_out_folder(path, flag: str = "--out") -> None:
+    """`writable_folder` for a path already parsed: a `UsageError` in the same words."""
+    reason = _unwritable(Path(path))
+    if reason:
+        raise UsageError(must_be(flag, f"{OUT_WANTED} ({reason})", str(path)))
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why `path` is no folder this process can make and write in (a path through a file,
+    a file, a place under /proc, too long a name), or None. Found by making the missing
+    folders and a temporary file in the last, then removing what was made: as root, or on a
+    read-only mount, asking `os.access` says yes to what then fails."""
+    made = []
+    try:
+        for folder in reversed([path, *path.parents]):
+            if not folder.exists():
+                folder.mkdir()
+                made.append(folder)
+        if not path.is_dir():
+            return "it exists and is not a folder"
+        check_writable(path, CONFIG_FILE)
+        return None
+    except OSError as error:
+        return error.strerror or str(error)
+    finally:
+        for folder in reversed(made):
+            with contextlib.suppress(OSError):  # another process may be writing in it
+                folder.rmdir()
+
+
+def remove_if_unused(run: RunDir, held=(), made=()) -> None:
+    """Remove `run`'s config.json and provenance.json when they are all the run added to
+    what the folder `held`,
+    and then the folders `made` for it, deepest first: a run stopped by a mistake before
+    any result leaves nothing behind (and its rerun with the mistake fixed is not another
+    configuration)."""
+    ours = {CONFIG_FILE, PROVENANCE_FILE}  # what `RunDir` writes when it opens a folder
+    if not {p.name for p in run.path.iterdir()} <= {*held, *ours}:
+        return
+    for name in ours - set(held):
+        run.file(name).unlink(missing_ok=True)
+    for folder in made:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+
+
+def forget_unreadable(run: RunDir, records: Records) -> None:
+    """Delete each of `records` in `run` that cannot be read (truncated, empty, random
+    bytes, another kind of file), with a one-line warning naming it and saying what is done
+    again: a rerun resumes from the others instead of failing on it."""
+    for path in sorted(run.path.glob(records.pattern)):
+        if read_record(path, records.keys) is None:
+            holding = f" with {', '.join(records.keys)}" if records.keys else ""
+            print(f"warning: {path} cannot be read as this run's record (a JSON object"
+                  f"{holding}); {records.redone}.", file=sys.stderr)
+            path.unlink()
 
 
 NOT_RUN_FILE = "not_run.json"
 
 
 def read_not_run(run: RunDir) -> dict[str, str]:
-    """The experiments a runner could not run in `run`, each with the reason."""
+    """The experiments a runner could not run in `run`, each with the reason (none when
+    the file cannot be read: the runner records them again as it goes)."""
     path = run.file(NOT_RUN_FILE)
-    return read_json(path) if path.exists() else {}
+    not_run = read_record(path) if path.exists() else {}
+    if not_run is None or not all(isinstance(v, str) for v in not_run.values()):
+        print(f"warning: {path} cannot be read; the experiments' reasons for not running "
+              f"are recorded again.", file=sys.stderr)
+        return {}
+    return not_run
 
 
 def write_index(run: RunDir, title: str, intro: str, names) -> None:

@@ -40,6 +40,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return path
 
 
+def check_writable(folder: str | os.PathLike, name: str) -> None:
+    """Create and delete the temporary file `atomic_write_bytes` would write beside
+    `folder/name`; the OSError if it cannot. Named as a writer's temporary file, so one left
+    by a kill is removed as theirs are (`remove_stale_temporaries`)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.{os.getpid()}@{_HOST}.", suffix=".tmp",
+                               dir=folder)
+    os.close(fd)
+    os.unlink(tmp)
+
+
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     """Delete the temporary files that writers on this host left when they were killed
     (SIGKILL, power loss) mid-write, anywhere under `folder`; return them.
@@ -117,6 +127,37 @@ def read_json(path: str | os.PathLike):
         return json.load(f)
 
 
+def read_record(path: str | os.PathLike, keys=()) -> dict | None:
+    """The JSON object in `path` if it holds every one of `keys`; None when the file cannot
+    be read as one (missing, truncated, empty, random bytes, a list, another file's keys)."""
+    try:
+        record = read_json(path)
+    except (OSError, ValueError):  # ValueError: JSONDecodeError and UnicodeDecodeError
+        return None
+    return record if isinstance(record, dict) and all(k in record for k in keys) else None
+
+
 def read_csv(path: str | os.PathLike) -> list[dict]:
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
+
+
+def read_keras_model(path: str | os.PathLike, flag: str, writer: str):
+    """`keras.models.load_model(path, compile=False)`, or a `UsageError` in the suite's
+    wording when `path` is no Keras model (another file renamed .keras, a truncated one):
+    Keras's own errors for those are tracebacks of ValueError, OSError, zipfile's, ...
+
+    Args:
+        flag: the flag that named the file, e.g. "--model".
+        writer: the command that writes such a file, e.g. "python -m tasks.task4 train".
+    """
+    import keras
+
+    from suite.errors import UsageError, must_be
+
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as error:  # whatever Keras raises, the file is not a model it can read
+        reason = " ".join(str(error).split())[:160] or type(error).__name__
+        raise UsageError(must_be(flag, f"a model.keras that {writer} wrote (this one cannot "
+                                       f"be loaded: {reason})", str(path))) from None

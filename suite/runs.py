@@ -15,7 +15,8 @@ from pathlib import Path
 from suite.env import library_versions
 from suite.errors import UsageError
 from suite.io import (atomic_write_bytes, atomic_write_csv, atomic_write_json,
-                      atomic_write_text, read_json, remove_stale_temporaries, to_json)
+                      atomic_write_text, read_json, read_record, remove_stale_temporaries,
+                      to_json)
 from suite.provenance import Provenance, provenance_line
 
 CONFIG_FILE = "config.json"
@@ -44,7 +45,12 @@ class RunDir:
                              f"choose an empty or new folder with --out.")
         normal = _normalise(config)
         if config_path.exists():  # looked at after the files: it may have just appeared
-            previous = read_json(config_path).get("config", {})
+            previous = _previous_config(config_path)
+            if previous is None and not overwrite:
+                raise UsageError(f"{config_path} cannot be read as a results folder's "
+                                 f"configuration (cut short, or another file); pass "
+                                 f"--overwrite to replace {self.path} or --out to write "
+                                 f"elsewhere.")
             if previous != normal:
                 if not overwrite:
                     changed = sorted(k for k in set(previous) | set(normal)
@@ -118,6 +124,15 @@ class RunDir:
         record = self._refresh_provenance(ended=True)
         return atomic_write_text(self.file("report.md"),
                                  report.render() + f"\n*{provenance_line(record)}*\n")
+
+
+def _previous_config(path: Path) -> dict | None:
+    """The configuration an existing config.json records ({} for an older one without it),
+    or None when the file cannot be read as one."""
+    record = read_record(path)
+    if record is None or not isinstance(record.get("config", {}), dict):
+        return None
+    return record.get("config", {})
 
 
 def _normalise(config: dict) -> dict:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 
-from suite.cli import HelpFormatter, Parser, exit_status
+from suite.cli import HelpFormatter, Parser, exit_status, writable_file
 
 
 def parser() -> argparse.ArgumentParser:
@@ -30,7 +30,7 @@ def parser() -> argparse.ArgumentParser:
                     "on), the command that produced it, links to its report.md and plots, and "
                     "a verdict: reproduced, differs or not run.")
     report.add_argument("--runs", default="runs", help="folder holding the results folders")
-    report.add_argument("--out", default=None,
+    report.add_argument("--out", default=None, type=writable_file,
                         help="the page to write (default: REPORT.md inside --runs)")
     add_reproduce(sub)
     return top

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import keras
 
-from suite.io import atomic_write_json, read_csv, read_json
+from suite.errors import UsageError
+from suite.io import atomic_write_json, read_csv, read_record
 from training.metrics import monitor_mode
 from training.nets import save_float32
 
@@ -32,13 +33,26 @@ def finite_loss(logs) -> bool:
     return loss is None or math.isfinite(float(loss))
 
 
+def unreadable(path, error) -> UsageError:
+    """The one sentence for a file a resumed run needs and cannot read: it never starts
+    over silently."""
+    return UsageError(f"{path} is unreadable ({error}); the run cannot go on from it: pass "
+                      f"--overwrite to train again from the start, or --out elsewhere.")
+
+
 def previous_rows(run) -> list[dict]:
     """The rows of `run`'s history.csv (earlier attempts' epochs), numbers as numbers."""
     path = run.file("history.csv")
     if not path.exists():
         return []
-    return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v != ""}
-            for row in read_csv(path)]
+    try:
+        rows = [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items() if v != ""}
+                for row in read_csv(path)]
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        raise unreadable(path, error) from None
+    if any("epoch" not in row for row in rows):
+        raise unreadable(path, "a row without its epoch")
+    return rows
 
 
 def best_record(run) -> dict | None:
@@ -49,7 +63,10 @@ def best_record(run) -> dict | None:
     if not (weights.exists() and record.exists()) or \
             record.stat().st_mtime_ns < weights.stat().st_mtime_ns:
         return None
-    return read_json(record)
+    figures = read_record(record, ("epoch", "val_accuracy"))
+    if figures is None:
+        raise unreadable(record, "not the best epoch's figures")
+    return figures
 
 
 class HistoryWriter(keras.callbacks.Callback):

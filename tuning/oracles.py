@@ -28,8 +28,8 @@ from pathlib import Path
 import keras_tuner as kt
 from keras_tuner.src.engine.trial import TrialStatus
 
-from suite.errors import must_be
-from suite.io import atomic_write_csv, atomic_write_text
+from suite.errors import UsageError, must_be
+from suite.io import atomic_write_csv, atomic_write_text, read_record
 from training.metrics import monitor_mode
 from tuning import TRIAL_FIGURES, TUNERS
 from tuning.space import HPARAMS, SEED
@@ -38,6 +38,8 @@ from tuning.space import HPARAMS, SEED
 # (and in distributed mode raises inside a gRPC handler, keras-team/keras-tuner#927).
 NEVER = 10**9
 TRIALS_FILE = "trials.csv"
+STARTING_AFRESH = ("pass --overwrite to start the search afresh or --out to search "
+                   "elsewhere")
 
 
 class Ledger:
@@ -193,7 +195,16 @@ class Ledger:
         self.notes = dict(state.get("notes", {}))
 
     def reload(self):
-        super().reload()  # queues every trial that was running again
+        project = Path(self._project_dir)
+        check_state_files(project)
+        try:
+            super().reload()  # queues every trial that was running again
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            # Each file is a JSON object, but not one of this search's (another search's
+            # state, an older KerasTuner's): KerasTuner's own errors are tracebacks.
+            reason = " ".join(f"{type(error).__name__}: {error}".split())[:200]
+            raise UsageError(f"the search's state in {project} cannot be reloaded "
+                             f"({reason}); {STARTING_AFRESH}.") from None
         for tuner_id, trial_id in self._reloaded_ongoing.items():
             trial = self.trials.get(trial_id)
             if trial is None:
@@ -257,6 +268,16 @@ class Ledger:
     def write_trials(self) -> None:
         if self.results_dir is not None:
             atomic_write_csv(self.results_dir / TRIALS_FILE, self.trial_rows())
+
+
+def check_state_files(project: Path) -> None:
+    """Raise `UsageError` naming the first of a search's state files (the oracle's, the
+    tuner's, each trial's trial.json) that cannot be read as a JSON object: a search never
+    starts over, nor fails in KerasTuner's traceback, on a file cut short or replaced."""
+    for path in [*sorted(project.glob("*.json")), *sorted(project.glob("trial_*/trial.json"))]:
+        if read_record(path) is None:
+            raise UsageError(f"{path} cannot be read (cut short, or another file), so the "
+                             f"search cannot continue from it; {STARTING_AFRESH}.")
 
 
 def _reason(trial) -> str:

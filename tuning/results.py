@@ -33,7 +33,7 @@ TITLES = {"depth": "Table 1: number of conv layers", "kernel_size": "Table 2: ke
 
 
 def completed(rows: list[dict], objective: str) -> list[dict]:
-    return [r for r in rows if r["status"] == "completed" and _number(r.get(objective))]
+    return [r for r in rows if r.get("status") == "completed" and _number(r.get(objective))]
 
 
 def best_row(rows: list[dict], objective: str) -> dict | None:
@@ -51,7 +51,7 @@ def best_hparams(row: dict, objective: str, model: dict | None = None) -> dict:
         model: settings the search held fixed that task 4 must use too to train the same
             net (`filters`, `dense`, `momentum`).
     """
-    hparams = {name: _plain(row[name]) for name in HPARAMS}
+    hparams = {name: _plain(row.get(name)) for name in HPARAMS}
     return {**hparams, **(model or {}), "objective": objective,
             objective: float(row[objective]), "trial_id": row["trial_id"]}
 
@@ -66,7 +66,7 @@ def write_results(run, rows: list[dict], objective: str, settings: str,
         centre: the configuration the one-at-a-time tables vary one hyper-parameter of.
     """
     best = best_row(rows, objective)
-    statuses = [r["status"] for r in rows]
+    statuses = [r.get("status") for r in rows]
     metrics = {"trials": len(rows), "trials_completed": statuses.count("completed"),
                "trials_failed": statuses.count("failed") + statuses.count("invalid"),
                "objective": objective,
@@ -74,20 +74,21 @@ def write_results(run, rows: list[dict], objective: str, settings: str,
                "trial_seconds": round(sum(float(r["seconds"]) for r in rows
                                           if _number(r.get("seconds"))), 1)}
     if best:
-        fixed = model(int(_plain(best["depth"]))) if model else None
+        depth = _int(best.get("depth"))
+        fixed = model(depth) if model and depth is not None else None
         run.write_json("best_hparams.json", best_hparams(best, objective, fixed))
         metrics.update({f"best_{objective}": float(best[objective]),
                         "best_val_loss": _float(best.get("val_loss")),
-                        "best_params": int(float(best["params"])),
+                        "best_params": _int(best.get("params")),
                         "best_trial_id": best["trial_id"]})
 
     report = Report("KerasTuner search: the Dogs-vs-Cats VGG", settings)
     if best:
         report.heading("Best trial")
         report.table(["trial", *HPARAMS, objective, "val loss", "params"],
-                     [[best["trial_id"], *(_plain(best[h]) for h in HPARAMS),
+                     [[best["trial_id"], *(_plain(best.get(h)) for h in HPARAMS),
                        _float(best[objective]), _float(best.get("val_loss")),
-                       int(float(best["params"]))]])
+                       _int(best.get("params"))]])
         report.paragraph("`best_hparams.json` holds these values for "
                          "`python -m tasks.task4 train --hparams best_hparams.json`.")
     else:
@@ -102,11 +103,11 @@ def write_results(run, rows: list[dict], objective: str, settings: str,
     if completed(rows, objective):
         report.image(plot_objective(run, rows, objective),
                      f"{objective} of each completed trial against each hyper-parameter")
-    failed = [r for r in rows if r["status"] in ("failed", "invalid")]
+    failed = [r for r in rows if r.get("status") in ("failed", "invalid")]
     if failed:
         report.heading("Failed trials")
         report.table(["trial", *HPARAMS, "reason"],
-                     [[r["trial_id"], *(_plain(r[h]) for h in HPARAMS), r["reason"]]
+                     [[r["trial_id"], *(_plain(r.get(h)) for h in HPARAMS), r.get("reason")]
                       for r in failed])
     report.paragraph(f"{len(rows)} trials ({metrics['trials_completed']} completed, "
                      f"{metrics['trials_failed']} failed), {metrics['trial_seconds'] / 60:.1f} "
@@ -119,8 +120,9 @@ def write_results(run, rows: list[dict], objective: str, settings: str,
 def centre_noise(rows: list[dict], objective: str, centre: dict) -> dict:
     """The centre configuration's completed trials over its seeds: each seed's objective,
     their mean and sample standard deviation (None with fewer than two)."""
-    runs = sorted((int(_plain(r[SEED])), float(r[objective]))
-                  for r in completed(rows, objective) if _matches(r, centre))
+    runs = sorted((_int(r.get(SEED)), float(r[objective]))
+                  for r in completed(rows, objective)
+                  if _matches(r, centre) and _int(r.get(SEED)) is not None)
     values = [v for _, v in runs]
     return {"seeds": [s for s, _ in runs], "values": values,
             "mean": statistics.mean(values) if values else None,
@@ -131,8 +133,7 @@ def _one_at_a_time_tables(report, rows, objective, centre, noise) -> dict:
     """The report's Tables 1-4 beside this run's; returns each table's best value."""
     report.heading("The report's Tables 1-4, reproduced")
     base = ", ".join(f"{k} {v}" for k, v in centre.items())
-    seed = min((int(_plain(r[SEED])) for r in rows if r.get(SEED) not in (None, "")),
-               default=0)
+    seed = min((_int(r.get(SEED)) for r in rows if _int(r.get(SEED)) is not None), default=0)
     report.paragraph(f"One hyper-parameter varies, the others stay at the centre ({base}), "
                      f"every trial with seed {seed}. Reported figures are from "
                      f"`../shared/REPORTED.md`; the report's centre was "
@@ -141,7 +142,7 @@ def _one_at_a_time_tables(report, rows, objective, centre, noise) -> dict:
     _noise_paragraph(report, noise, objective, threshold)
     centre_row = _find(rows, {**centre, SEED: seed})
     centre_value = _float(centre_row[objective]) if centre_row and \
-        centre_row["status"] == "completed" else None
+        centre_row.get("status") == "completed" else None
     scores = {}
     for name, values in REPORT_TABLES.items():
         report.heading(TITLES[name], 3)
@@ -149,13 +150,13 @@ def _one_at_a_time_tables(report, rows, objective, centre, noise) -> dict:
         for value in values:
             row = _find(rows, {**centre, name: value, SEED: seed})
             acc, loss, params = REPORTED[name][value]
-            mine = row if row and row["status"] == "completed" else None
+            mine = row if row and row.get("status") == "completed" else None
             score = _float(mine[objective]) if mine else None
             if score is not None:
                 scores.setdefault(name, {})[value] = score
             table.append([value, score if mine else (row or {}).get("status", "–"),
                           _float(mine.get("val_loss")) if mine else None,
-                          int(float(mine["params"])) if mine else None,
+                          _int(mine.get("params")) if mine else None,
                           _versus(score, centre_value, threshold, value == centre[name]),
                           acc, loss, params])
         report.table([name, f"{objective} (this run)", "val loss (this run)",
@@ -212,16 +213,17 @@ def _search_tables(report, rows, objective):
     for name in HPARAMS:
         groups = {}
         for r in done:
-            key = _plain(r[name])
-            key = round(key, 4) if name == "learning_rate" and len(done) > 8 else key
+            key = _plain(r.get(name))
+            if name == "learning_rate" and len(done) > 8 and _number(key):
+                key = round(float(key), 4)
             groups.setdefault(key, []).append(r)
         table = []
-        for value in sorted(groups, key=str if name == "optimizer" else float):
+        for value in sorted(groups, key=_order):
             group = groups[value]
             scores = [float(r[objective]) for r in group]
             best = best_row(group, objective)
             table.append([value, len(group), _float(best[objective]), sum(scores) / len(scores),
-                          _float(best.get("val_loss")), int(float(best["params"]))])
+                          _float(best.get("val_loss")), _int(best.get("params"))])
         report.heading(name, 3)
         report.table([name, "trials", f"best {objective}", f"mean {objective}",
                       "val loss (best)", "params (best)"], table)
@@ -232,10 +234,13 @@ def plot_objective(run, rows, objective: str, name: str = "objective_vs_hparams.
     done = completed(rows, objective)
     fig, axes = new_figure(1, len(HPARAMS), width=3.2 * len(HPARAMS), height=3.2)
     for ax, hp in zip(axes, HPARAMS, strict=True):
-        x = [_plain(r[hp]) for r in done]
-        y = [float(r[objective]) for r in done]
+        # A value that is no number (a state file of another search) is left off its panel.
+        shown = [r for r in done if hp == "optimizer" or _positive(r.get(hp))]
+        x = [_plain(r.get(hp)) for r in shown]
+        y = [float(r[objective]) for r in shown]
         if hp == "optimizer":
-            labels = sorted(set(x))
+            labels = sorted(set(map(str, x)))
+            x = list(map(str, x))
             x = [labels.index(v) for v in x]
             ax.set_xticks(range(len(labels)), labels)
         ax.scatter(x, y, alpha=0.7)
@@ -267,6 +272,20 @@ def _plain(value):
             except ValueError:
                 pass
     return value
+
+
+def _int(value) -> int | None:
+    """A whole number read back from CSV or a state file, or None if it is none."""
+    return int(float(value)) if _number(value) else None
+
+
+def _positive(value) -> bool:
+    return _number(value) and float(value) > 0
+
+
+def _order(value):
+    """A sort key for a table's values: numbers in order, then anything else as text."""
+    return (0, float(value), "") if _number(value) else (1, 0.0, str(value))
 
 
 def _number(value) -> bool:

@@ -470,20 +470,26 @@ def _photos(args, run: RunDir):
     return datasets, whitening
 
 
+SPLIT_KEYS = ("request", "train_files", "train_labels", "val_files", "val_labels")
+
+
 def search_split(args, run: RunDir) -> dict:
     """The search's training and validation files and labels, listed (every photo opened to
     skip unreadable ones, ~5 s for 22,500) by its first trial process only and kept in
     `cache/split.json`: every later trial of the search takes the same photos from there,
     even if the folder changes meanwhile, so its trials stay comparable."""
     from data.dogs import load_dogs_vs_cats
-    from suite.io import atomic_write_json, read_json
+    from suite.io import atomic_write_json, read_record
 
     request = {"data_dir": args.data_dir, "env": os.environ.get("SUITE_DATA_DIR"),
                "seed": args.seed, "val_fraction": args.val_fraction, "limit": args.limit}
     path = run.file("cache/split.json")
     if path.exists():
-        split = read_json(path)
-        if split.get("request") == request:
+        split = read_record(path, SPLIT_KEYS)
+        if split is None:  # a cache: listed again, the same seed gives the same split
+            print(f"warning: the search's photo list {path} is unreadable; listing the "
+                  f"photos again.", file=sys.stderr)
+        elif split.get("request") == request:
             return split
     data = load_dogs_vs_cats(args.data_dir, seed=args.seed, val_fraction=args.val_fraction,
                              limit=args.limit)

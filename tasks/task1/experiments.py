@@ -10,6 +10,7 @@ reports' settings.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import itertools
 import math
@@ -19,18 +20,37 @@ import numpy as np
 
 from data import load_dataset
 from models.numpy_mlp import ACTIVATIONS, INITIALISERS, Model
-from suite.cli import (Task, arg, write_index, float_list, fraction, int_list, nonnegative_float,
-                              positive_float, positive_int)
+from suite.cli import (MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LAYERS, MAX_LEARNING_RATE, MAX_STEPS,
+                       MAX_UNITS, Records, Task, arg, choice_list, fraction, hidden_sizes, list_of,
+                       nonnegative_float, nonnegative_int, positive_float, positive_int,
+                       write_index)
 from suite.errors import UsageError, must_be
 from suite.plots import new_figure
 from suite.report import Report, fmt, percent
 from tasks.task1 import reported
 
+# A finished experiment's figures: `search` run again reuses them (`reuse_if_finished`).
+FINISHED = Records("metrics.json", (), "the experiment runs again")
 task = Task("task1", "Task 1: a multilayer perceptron in NumPy alone, on MNIST.",
-            datasets=("mnist", "digits", "fashion_mnist", "cifar10"))
+            datasets=("mnist", "digits", "fashion_mnist", "cifar10"), records=[FINISHED])
 
 QUICK_SIZES = (2000, 500, 500)  # train / val / test examples under --quick
 HIDDEN_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "softmax")  # softmax: the output only
+# Bounds a run can meet, beside suite.cli's MAX_*: an initialisation's standard deviation, a
+# learning-rate decay, evaluations an epoch, the search's grid and parameter budget, the
+# weights a gradient check compares and the training sample it uses.
+MAX_STD = 100.0
+MAX_DECAY = 1_000.0
+MAX_EVALS_PER_EPOCH = 1_000
+MAX_GRID = 100_000
+MAX_PARAMS = 10**10
+MAX_CHECKED_WEIGHTS = 100_000
+MAX_SAMPLE = 10**7
+LEARNING_RATE = positive_float.up_to(MAX_LEARNING_RATE)
+BATCH_SIZE = positive_int.up_to(MAX_BATCH_SIZE)
+EPOCHS = positive_int.up_to(MAX_EPOCHS)
+STD = positive_float.up_to(MAX_STD)
+DECAY = nonnegative_float.up_to(MAX_DECAY)
 
 
 # -- shared pieces ------------------------------------------------------------------------
@@ -94,14 +114,6 @@ def build(input_size, hidden, activation="relu", init="glorot", std=1.0, dropout
     return model
 
 
-def check_each(flag, values, allowed):
-    """Every value of a comma-separated list flag is one of `allowed` (argparse's `choices`
-    cannot check a list), worded as task 3 words its --models."""
-    if not values or any(v not in allowed for v in values):
-        raise UsageError(must_be(flag, f"one or more of {', '.join(allowed)} (comma separated)",
-                                 ",".join(values)))
-
-
 def with_label(rows, **labels):
     return [{**labels, **row} for row in rows]
 
@@ -125,7 +137,7 @@ def line_plot(run, name, series, xlabel, ylabel, title, logy=False, marker=None)
 
 
 COMMON_TRAINING = [
-    arg("--evals-per-epoch", type=positive_int, default=1,
+    arg("--evals-per-epoch", type=positive_int.up_to(MAX_EVALS_PER_EPOCH), default=1,
         help="evaluate this many times an epoch, for smoother curves"),
 ]
 
@@ -133,18 +145,18 @@ COMMON_TRAINING = [
 # -- 1. initialisation --------------------------------------------------------------------
 @task.experiment("init", "Zero, normal and Glorot initialisation: mean training loss per epoch.",
                  arguments=[
-                     arg("--hidden", type=int_list, default=[500, 400], help="hidden sizes"),
+                     arg("--hidden", type=hidden_sizes, default=[500, 400],
+                         help="hidden sizes"),
                      arg("--activation", choices=ACTIVATIONS[:4], default="relu"),
-                     arg("--inits", type=lambda s: s.split(","),
+                     arg("--inits", type=choice_list(INITIALISERS),
                          default=["zero", "normal", "glorot"],
                          help=f"initialisers to compare, from {', '.join(INITIALISERS)}"),
-                     arg("--std", type=positive_float, default=1.0, help="normal init's std"),
-                     arg("--lr", type=positive_float, default=7e-4),
-                     arg("--batch-size", type=positive_int, default=64),
-                     arg("--epochs", type=positive_int, default=10),
+                     arg("--std", type=STD, default=1.0, help="normal init's std"),
+                     arg("--lr", type=LEARNING_RATE, default=7e-4),
+                     arg("--batch-size", type=BATCH_SIZE, default=64),
+                     arg("--epochs", type=EPOCHS, default=10),
                      *COMMON_TRAINING])
 def init(args, run):
-    check_each("--inits", args.inits, INITIALISERS)
     splits, (x, y, xv, yv, _, _) = load(args)
     epochs = epochs_for(args)
     history, losses, metrics = [], {}, {"mean_train_loss": {}, "val_accuracy": {},
@@ -194,27 +206,42 @@ def _epoch_means(rows, key):
 
 
 # -- 2. hyper-parameter search ------------------------------------------------------------
+def check_grid(args) -> None:
+    """The grid the search samples from fits in memory (each list flag alone may not)."""
+    size = math.prod(len(values) for values in (args.lrs, args.batch_sizes, args.hidden1,
+                                                args.hidden2, args.activations))
+    if size > MAX_GRID:
+        raise UsageError(must_be("the grid (--lrs x --batch-sizes x --hidden1 x --hidden2 x "
+                                 "--activations)", f"at most {MAX_GRID:,} configurations",
+                                 size))
+
+
 @task.experiment("search", "Successive-halving search over lr, batch, hidden sizes, activation; "
                  "best model's test accuracy once.",
                  arguments=[
-                     arg("--lrs", type=float_list, default=[0.1, 0.03, 0.01]),
-                     arg("--batch-sizes", type=int_list, default=[16, 32, 64]),
-                     arg("--hidden1", type=int_list, default=[400, 500, 600]),
-                     arg("--hidden2", type=int_list, default=[400, 500, 600]),
-                     arg("--activations", type=lambda s: s.split(","), default=["relu", "tanh"],
+                     arg("--lrs", type=list_of(LEARNING_RATE), default=[0.1, 0.03, 0.01]),
+                     arg("--batch-sizes", type=list_of(BATCH_SIZE), default=[16, 32, 64]),
+                     arg("--hidden1", type=list_of(positive_int.up_to(MAX_UNITS)),
+                         default=[400, 500, 600]),
+                     arg("--hidden2", type=list_of(positive_int.up_to(MAX_UNITS)),
+                         default=[400, 500, 600]),
+                     arg("--activations", type=choice_list(HIDDEN_ACTIVATIONS),
+                         default=["relu", "tanh"],
                          help=f"hidden activations to try, from {', '.join(HIDDEN_ACTIVATIONS)}"),
-                     arg("--configs", type=positive_int, default=27,
+                     arg("--configs", type=positive_int.up_to(MAX_GRID), default=27,
                          help="configurations sampled from the grid"),
-                     arg("--rungs", type=int_list, default=[1, 3, 9],
+                     arg("--rungs", type=list_of(EPOCHS), default=[1, 3, 9],
                          help="epochs at which the best third goes on"),
-                     arg("--epochs", type=positive_int, default=20,
+                     arg("--epochs", type=EPOCHS, default=20,
                          help="epochs the winner is trained in all"),
-                     arg("--min-params", type=int, default=500_000),
-                     arg("--max-params", type=int, default=1_000_000),
-                     *COMMON_TRAINING])
+                     arg("--min-params", type=nonnegative_int.up_to(MAX_PARAMS),
+                         default=500_000),
+                     arg("--max-params", type=nonnegative_int.up_to(MAX_PARAMS),
+                         default=1_000_000),
+                     *COMMON_TRAINING],
+                 prepare=check_grid)
 @reuse_if_finished  # minutes on MNIST: `all` run again does not redo it
 def search(args, run):
-    check_each("--activations", args.activations, HIDDEN_ACTIVATIONS)
     splits, data = load(args)
     grid = [dict(lr=lr, batch_size=b, hidden=(h1, h2), activation=a) for lr, b, h1, h2, a in
             itertools.product(args.lrs, args.batch_sizes, args.hidden1, args.hidden2,
@@ -355,24 +382,32 @@ def _cell(value):
 GRADCHECK_N = [k * 10**i for i in range(6) for k in (1, 5)]
 
 
+def check_layer(args) -> None:
+    layers = len(args.hidden) + 1  # the hidden layers and the softmax
+    if not args.layer < layers:
+        raise UsageError(must_be("--layer", f"in 0..{layers - 1}", args.layer))
+
+
 @task.experiment("gradcheck", "Finite-difference gradient check against eps = 1/N, log-log plot.",
                  arguments=[
-                     arg("--hidden", type=int_list, default=[500, 400]),
-                     arg("--layer", type=int, default=1, help="layer whose weights are checked "
-                         "(0 = first; the report checked the second)"),
-                     arg("--p", type=positive_int, default=10, help="weights checked: min(p, m)"),
-                     arg("--lr", type=positive_float, default=0.05),
-                     arg("--batch-size", type=positive_int, default=64),
-                     arg("--epochs", type=positive_int, default=1,
-                         help="training before the check"),
-                     arg("--sample", type=int, default=None,
+                     arg("--hidden", type=hidden_sizes, default=[500, 400]),
+                     arg("--layer", type=nonnegative_int.up_to(MAX_LAYERS), default=1,
+                         help="layer whose weights are checked (0 = first; the report checked "
+                              "the second)"),
+                     arg("--p", type=positive_int.up_to(MAX_CHECKED_WEIGHTS), default=10,
+                         help="weights checked: min(p, m)"),
+                     arg("--lr", type=LEARNING_RATE, default=0.05),
+                     arg("--batch-size", type=BATCH_SIZE, default=64),
+                     arg("--epochs", type=EPOCHS, default=1, help="training before the check"),
+                     arg("--sample", type=nonnegative_int.up_to(MAX_SAMPLE), default=None,
                          help="index of the training sample (default: the first whose gradient "
-                              "on the checked weights is not all zero)")])
+                              "on the checked weights is not all zero)")],
+                 prepare=check_layer)
 def gradcheck(args, run):
-    layers = len(args.hidden) + 1  # the hidden layers and the softmax
-    if not 0 <= args.layer < layers:
-        raise UsageError(must_be("--layer", f"in 0..{layers - 1}", args.layer))
     splits, (x, y, xv, yv, _, _) = load(args)
+    if args.sample is not None and args.sample >= len(x):
+        raise UsageError(must_be("--sample", f"under the {len(x):,} training samples",
+                                 args.sample))
     model = build(x.shape[1], args.hidden, num_classes=splits.num_classes,
                   seed=args.seed).compile(lr=args.lr)
     start = time.time()
@@ -483,7 +518,7 @@ TRICKS_BASE = dict(hidden=64, lr=0.5, batch_size=128)
 
 @task.experiment("tricks", "LeCun's tricks of the trade, cumulatively: shuffling, improved "
                  "sigmoid, fan-in init, momentum.",
-                 arguments=[arg("--epochs", type=positive_int, default=15), *COMMON_TRAINING])
+                 arguments=[arg("--epochs", type=EPOCHS, default=15), *COMMON_TRAINING])
 def tricks(args, run):
     h, lr, b = TRICKS_BASE["hidden"], TRICKS_BASE["lr"], TRICKS_BASE["batch_size"]
 
@@ -512,13 +547,25 @@ def tricks(args, run):
     run.write_report(report)
 
 
+def topologies(text: str) -> list[list[int]]:
+    """--sizes: '5,10,60+60' -> [[5], [10], [60, 60]]."""
+    try:
+        sizes = [hidden_sizes(t.replace("+", ",")) for t in text.split(",")]
+    except argparse.ArgumentTypeError:
+        sizes = []
+    if not 1 <= len(sizes) <= MAX_LAYERS:
+        raise argparse.ArgumentTypeError(
+            f"must be 1 to {MAX_LAYERS} comma-separated nets, each hidden sizes up to "
+            f"{MAX_UNITS:,} joined by '+' (5,10,60+60); got {text!r}")
+    return sizes
+
+
 @task.experiment("topology", "Hidden units 5 to 128 and two layers of 60, with the tricks "
                  "(no momentum).",
-                 arguments=[arg("--sizes", type=lambda s: [int_list(t.replace("+", ","))
-                                                           for t in s.split(",")],
+                 arguments=[arg("--sizes", type=topologies,
                                 default=[[5], [10], [20], [32], [64], [128], [60, 60]],
                                 help="comma-separated sizes, '+' for a second layer: 5,10,60+60"),
-                            arg("--epochs", type=positive_int, default=15), *COMMON_TRAINING])
+                            arg("--epochs", type=EPOCHS, default=15), *COMMON_TRAINING])
 def topology(args, run):
     lr, b = TRICKS_BASE["lr"], TRICKS_BASE["batch_size"]
 
@@ -541,13 +588,13 @@ def topology(args, run):
 
 @task.experiment("regularize", "ReLU, Glorot init, inverted dropout and lr decay against the "
                  "sigmoid base, cumulatively.",
-                 arguments=[arg("--hidden", type=int_list, default=[256, 256]),
-                            arg("--lr", type=positive_float, default=0.1),
-                            arg("--batch-size", type=positive_int, default=64),
+                 arguments=[arg("--hidden", type=hidden_sizes, default=[256, 256]),
+                            arg("--lr", type=LEARNING_RATE, default=0.1),
+                            arg("--batch-size", type=BATCH_SIZE, default=64),
                             arg("--dropout", type=fraction, default=0.2),
-                            arg("--lr-decay", type=nonnegative_float, default=0.1,
+                            arg("--lr-decay", type=DECAY, default=0.1,
                                 help="lr / (1 + decay x epoch)"),
-                            arg("--epochs", type=positive_int, default=15), *COMMON_TRAINING])
+                            arg("--epochs", type=EPOCHS, default=15), *COMMON_TRAINING])
 def regularize(args, run):
     def variant(activation, init, dropout=0.0, decay=0.0):
         def make(n_in, classes):
@@ -576,14 +623,14 @@ def regularize(args, run):
 # -- 7. CIFAR-10 ---------------------------------------------------------------------------
 @task.experiment("cifar10-numpy", "The report's NumPy MLP on CIFAR-10 (1 hidden layer of 100, "
                  "1,500 steps); any --dataset.",
-                 arguments=[arg("--hidden", type=int_list, default=[100]),
-                            arg("--lr", type=positive_float, default=2e-3),
-                            arg("--batch-size", type=positive_int, default=200),
-                            arg("--steps", type=positive_int, default=1500),
-                            arg("--std", type=positive_float, default=1e-4,
+                 arguments=[arg("--hidden", type=hidden_sizes, default=[100]),
+                            arg("--lr", type=LEARNING_RATE, default=2e-3),
+                            arg("--batch-size", type=BATCH_SIZE, default=200),
+                            arg("--steps", type=positive_int.up_to(MAX_STEPS), default=1500),
+                            arg("--std", type=STD, default=1e-4,
                                 help="weight scale: init N(0, std^2)"),
                             arg("--momentum", type=fraction, default=0.0),
-                            arg("--lr-decay", type=nonnegative_float, default=0.0),
+                            arg("--lr-decay", type=DECAY, default=0.0),
                             *COMMON_TRAINING],
                  default_dataset="cifar10")
 def cifar10_numpy(args, run):

@@ -19,9 +19,11 @@ import numpy as np
 
 from models.mlp import ACTIVATIONS, INITIALIZERS, REGULARIZERS
 from training.optimizers import OPTIMIZERS
-from suite.cli import (Task, arg, int_list, nonnegative_float, positive_float, positive_int,
-                       write_index)
+from suite.cli import (MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LAYERS, MAX_LEARNING_RATE,
+                       VARIANT_RECORDS, Task, arg, fraction, hidden_sizes, list_of,
+                       nonnegative_float, positive_float, positive_int, write_index)
 from suite.errors import UsageError, must_be
+from suite.io import read_keras_model
 from suite.plots import new_figure
 from suite.report import Report, percent
 from tasks.task2 import reported
@@ -36,7 +38,7 @@ from training.fitting import (
 from training.variants import run_variants
 
 task = Task("task2", "Task 2: a Keras MLP, its hyper-parameter studies and error analysis.",
-            datasets=("cifar10", "fashion_mnist", "mnist"))
+            datasets=("cifar10", "fashion_mnist", "mnist"), records=[VARIANT_RECORDS])
 
 # The study base: the report's MLP (one hidden layer of 300 ReLU units, Adam with
 # beta_1 0.91 and epsilon 1e-4, batch 200), with Glorot initialisation and no penalty so
@@ -63,7 +65,10 @@ BEST = {
 BEST["mnist"] = BEST["fashion_mnist"]
 WRONG_PER_CLASS = 8  # the most confidently wrong test images shown per class
 
-STUDY_FLAGS = [arg("--epochs", type=positive_int, default=10, help="epochs per variant")]
+EPOCHS = positive_int.up_to(MAX_EPOCHS)
+BATCH_SIZE = positive_int.up_to(MAX_BATCH_SIZE)
+MAX_STRENGTH = 1_000.0  # an L1 or L2 penalty's (the report's best: 2.3)
+STUDY_FLAGS = [arg("--epochs", type=EPOCHS, default=10, help="epochs per variant")]
 
 
 # -- building and training one configuration -----------------------------------------------
@@ -181,7 +186,7 @@ def activation_study(args, run):
 
 @task.experiment("regularizer", "No penalty, L1 and L2 at several strengths.",
                  arguments=STUDY_FLAGS + [
-                     arg("--strengths", type=lambda t: [nonnegative_float(v) for v in t.split(",")],
+                     arg("--strengths", type=list_of(nonnegative_float.up_to(MAX_STRENGTH)),
                          default=[1e-5, 1e-4, 1e-3], help="penalty strengths, comma separated")])
 def regularizer_study(args, run):
     variants = [("none", {})]
@@ -200,15 +205,17 @@ def optimizer_study(args, run):
 
 
 @task.experiment("units", "Hidden units of the one hidden layer.",
-                 arguments=STUDY_FLAGS + [arg("--units", type=int_list, default=[50, 100, 300,
-                                              1000], help="hidden sizes, comma separated")])
+                 arguments=STUDY_FLAGS + [arg("--units", type=hidden_sizes,
+                                              default=[50, 100, 300, 1000],
+                                              help="hidden sizes, comma separated")])
 def units_study(args, run):
     run_study(args, run, "hidden units", "units",
               [(str(units), {"hidden": (units,)}) for units in args.units])
 
 
 @task.experiment("layers", "Number of hidden layers (of 300 units each).",
-                 arguments=STUDY_FLAGS + [arg("--depths", type=int_list, default=[1, 2, 3, 4],
+                 arguments=STUDY_FLAGS + [arg("--depths", type=list_of(positive_int.up_to(
+                                              MAX_LAYERS)), default=[1, 2, 3, 4],
                                               help="numbers of hidden layers")])
 def layers_study(args, run):
     run_study(args, run, "hidden layers", "layers",
@@ -216,8 +223,9 @@ def layers_study(args, run):
 
 
 @task.experiment("batch-size", "Mini-batch size.",
-                 arguments=STUDY_FLAGS + [arg("--sizes", type=int_list, default=[32, 64, 200,
-                                              1000], help="batch sizes, comma separated")])
+                 arguments=STUDY_FLAGS + [arg("--sizes", type=list_of(BATCH_SIZE),
+                                              default=[32, 64, 200, 1000],
+                                              help="batch sizes, comma separated")])
 def batch_size_study(args, run):
     run_study(args, run, "batch size", "batch size",
               [(str(size), {"batch_size": size}) for size in args.sizes])
@@ -230,11 +238,12 @@ STUDIES = ["initializer", "activation", "regularizer", "optimizer", "units", "la
 # -- the best configuration and its errors ------------------------------------------------------
 @task.experiment("best", "The best configuration, trained longer; test accuracy once.",
                  arguments=[
-                     arg("--epochs", type=positive_int, help="epochs (default: the dataset's)"),
-                     arg("--hidden", type=int_list, help="hidden sizes, e.g. 512,512"),
-                     arg("--dropout", type=nonnegative_float, help="dropout rate"),
-                     arg("--lr", type=positive_float, help="learning rate"),
-                     arg("--batch-size", type=positive_int, help="batch size")])
+                     arg("--epochs", type=EPOCHS, help="epochs (default: the dataset's)"),
+                     arg("--hidden", type=hidden_sizes, help="hidden sizes, e.g. 512,512"),
+                     arg("--dropout", type=fraction, help="dropout rate"),
+                     arg("--lr", type=positive_float.up_to(MAX_LEARNING_RATE),
+                         help="learning rate"),
+                     arg("--batch-size", type=BATCH_SIZE, help="batch size")])
 def best(args, run):
     import keras
     from sklearn.metrics import confusion_matrix
@@ -289,7 +298,6 @@ def best(args, run):
                  arguments=[arg("--model", default="runs/task2/best/model.keras",
                                 help="a model saved by `best`")])
 def analyze(args, run):
-    import keras
     from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
     if not Path(args.model).is_file():
@@ -297,7 +305,7 @@ def analyze(args, run):
                                  "first or pass --model with the model.keras it wrote",
                                  args.model))
     splits = load_splits(args)
-    model = keras.models.load_model(args.model)
+    model = read_keras_model(args.model, "--model", "python -m tasks.task2 best")
     expected = int(np.prod(splits.image_shape))
     if model.input_shape[-1] != expected:
         raise UsageError(must_be("--dataset", f"the dataset {args.model} was trained on "
@@ -387,7 +395,7 @@ def run_all(args, run):
     done = task.run_all(args, STUDIES + ["best"], run)
     if "best" in done:
         task.run_all(args, ["analyze"], run,
-                     flags={"analyze": ["--model", str(done["best"].file("model.keras"))]})
+                     flags={"analyze": [f"--model={done['best'].file('model.keras')}"]})
     write_index(run, "Task 2: every experiment", f"Dataset {args.dataset}.",
                 STUDIES + ["best", "analyze"])
 

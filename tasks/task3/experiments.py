@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from suite.cli import Task, arg, nonnegative_float, positive_float, positive_int, write_index
-from suite.errors import UsageError, must_be
+from suite.cli import (MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LEARNING_RATE, MAX_MINUTES, MAX_STEPS,
+                       VARIANT_RECORDS, Task, arg, choice_list, hidden_sizes, nonnegative_float,
+                       positive_float, positive_int, write_index)
 from suite.plots import new_figure
 from suite.report import Report, percent
 from tasks.task3 import reported
@@ -22,9 +23,17 @@ from training.optimizers import make_optimizer
 from training.variants import run_variants
 
 task = Task("task3", "Task 3: CNNs and regularisation (weight decay, dropout, batch norm).",
-            datasets=("mnist", "fashion_mnist", "cifar10"))
+            datasets=("mnist", "fashion_mnist", "cifar10"), records=[VARIANT_RECORDS])
 
 EVAL_BATCH = 1000
+EPOCHS = positive_int.up_to(MAX_EPOCHS)
+LEARNING_RATE = positive_float.up_to(MAX_LEARNING_RATE)
+BATCH_SIZE = positive_int.up_to(MAX_BATCH_SIZE)
+# Bounds a run can meet, beside suite.cli's MAX_*: an L2 strength, seeds per model, and the
+# masks averaged at inference (each costs a pass over the test set).
+MAX_STRENGTH = 1_000.0
+MAX_SEEDS = 100
+MAX_MASKS = 10_000
 
 
 def pipelines(splits, batch_size: int, seed: int, flatten: bool = False, augment=None):
@@ -67,9 +76,9 @@ def cnn_vs_mlp_models():
 
 
 @task.experiment("cnn-vs-mlp", "The reports' CNNs (~50k and 206,500 params) against MLPs.",
-                 arguments=[arg("--epochs", type=positive_int, default=10, help="epochs"),
-                            arg("--lr", type=positive_float, default=1e-3, help="Adam rate"),
-                            arg("--batch-size", type=positive_int, default=128)])
+                 arguments=[arg("--epochs", type=EPOCHS, default=10, help="epochs"),
+                            arg("--lr", type=LEARNING_RATE, default=1e-3, help="Adam rate"),
+                            arg("--batch-size", type=BATCH_SIZE, default=128)])
 def cnn_vs_mlp(args, run):
     splits = load_splits(args)
     epochs = 1 if args.quick else args.epochs
@@ -196,13 +205,13 @@ def weight_norm_logger():
 
 @task.experiment("weight-decay", "MLP 800-800 with and without L2, early stopping: test "
                  "error per epoch and the parameter norm after every update.",
-                 arguments=[arg("--epochs", type=positive_int, default=100, help="at most"),
-                            arg("--l2", type=nonnegative_float, default=1e-4,
+                 arguments=[arg("--epochs", type=EPOCHS, default=100, help="at most"),
+                            arg("--l2", type=nonnegative_float.up_to(MAX_STRENGTH), default=1e-4,
                                 help="L2 strength of the decayed model"),
-                            arg("--patience", type=positive_int, default=10,
+                            arg("--patience", type=EPOCHS, default=10,
                                 help="early stopping patience (epochs of no better validation "
                                      "cross-entropy)"),
-                            arg("--seeds", type=positive_int, default=1,
+                            arg("--seeds", type=positive_int.up_to(MAX_SEEDS), default=1,
                                 help="train each model with this many seeds (--seed, --seed "
                                      "+ 1, ...): the test errors' mean and spread say whether "
                                      "one model is lower beyond the run-to-run noise")])
@@ -333,10 +342,10 @@ def mask_average_accuracies(params_tilde, hidden, y, rate: float, n_masks: int, 
 
 @task.experiment("dropout-inference", "An MLP trained with dropout 0.5, evaluated by weight "
                  "scaling, averaged softmax and averaged logits over N masks.",
-                 arguments=[arg("--epochs", type=positive_int, default=10),
-                            arg("--hidden", type=lambda t: tuple(int(v) for v in t.split(",")),
-                                default=(512, 512), help="hidden sizes"),
-                            arg("--masks", type=positive_int, default=100,
+                 arguments=[arg("--epochs", type=EPOCHS, default=10),
+                            arg("--hidden", type=hidden_sizes, default=[512, 512],
+                                help="hidden sizes"),
+                            arg("--masks", type=positive_int.up_to(MAX_MASKS), default=100,
                                 help="largest number of sampled masks N")])
 def dropout_inference(args, run):
     from models.mlp import make_mlp
@@ -405,8 +414,8 @@ BN_FIRST_EPOCH_NOTE = (
 
 @task.experiment("bn-vs-dropout", "The 206,500-parameter CNN plain, with dropout and with "
                  "batch norm: test error per epoch.",
-                 arguments=[arg("--epochs", type=positive_int, default=10),
-                            arg("--lr", type=positive_float, default=1e-3, help="Adam rate")])
+                 arguments=[arg("--epochs", type=EPOCHS, default=10),
+                            arg("--lr", type=LEARNING_RATE, default=1e-3, help="Adam rate")])
 def bn_vs_dropout(args, run):
     from models.cnn import VARIANTS
 
@@ -562,19 +571,17 @@ def train_cifar_model(args, run, splits, name: str, steps: int, every: int,
                  "steps or minutes: loss every 100 steps, train and test accuracy.",
                  datasets=("cifar10", "fashion_mnist", "mnist"),
                  arguments=[
-                     arg("--models", type=lambda t: t.split(","), default=list(CIFAR_MODELS),
+                     arg("--models", type=choice_list(CIFAR_MODELS), default=list(CIFAR_MODELS),
                          help="course, strong or both (comma separated)"),
-                     arg("--steps", type=positive_int, default=None,
+                     arg("--steps", type=positive_int.up_to(MAX_STEPS), default=None,
                          help="training steps per model (default 4000, or none with a budget)"),
-                     arg("--budget-minutes", type=positive_float, default=None,
+                     arg("--budget-minutes", type=positive_float.up_to(MAX_MINUTES),
+                         default=None,
                          help="wall-clock minutes per model; the learning rate anneals to 0"),
-                     arg("--eval-every", type=positive_int, default=500,
+                     arg("--eval-every", type=positive_int.up_to(MAX_STEPS), default=500,
                          help="steps between test-accuracy points"),
-                     arg("--batch-size", type=positive_int, default=128)])
+                     arg("--batch-size", type=BATCH_SIZE, default=128)])
 def cifar10_cnn(args, run):
-    if not args.models or any(m not in CIFAR_MODELS for m in args.models):
-        raise UsageError(must_be("--models", f"one or more of {', '.join(CIFAR_MODELS)} "
-                                 f"(comma separated)", ",".join(args.models)))
     splits = load_splits(args)
     steps, every, batch_size = cifar_schedule(args)
     records = run_variants(run, [(name, name) for name in args.models], lambda name, _:

@@ -127,14 +127,13 @@ class Predictions:
 
 def predict_validation(args):
     """(model, validation images, `Predictions`) for the seeded split the model trained on."""
-    import keras
-
     from data.dogs import load_dogs_vs_cats
+    from tasks.task4.submit import read_photo_model
 
     if not Path(args.model).is_file():
         raise UsageError(must_be("--model", "a saved model.keras file (train first: python "
                                  "-m tasks.task4 train)", args.model))
-    model = keras.models.load_model(args.model, compile=False)
+    model = read_photo_model(args.model)
     image_size = int(model.input_shape[1])
     limit = 60 if args.quick else args.limit
     data = load_dogs_vs_cats(args.data_dir, seed=args.seed, limit=limit)

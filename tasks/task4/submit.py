@@ -18,7 +18,7 @@ import numpy as np
 from data.augment import TTA_MODES, describe_tta
 from suite.cli import arg
 from suite.errors import UsageError, must_be
-from suite.io import atomic_write_text
+from suite.io import atomic_write_text, read_keras_model
 from suite.report import Report
 from tasks.task4 import reported
 
@@ -143,9 +143,20 @@ def predict_dog(model, files, image_size: int, tta: str = DEFAULT_TTA) -> np.nda
                               which=TTA_MODES[tta]).mean(axis=0)
 
 
-def submit(args, run):
-    import keras
+def read_photo_model(path):
+    """The Keras model in `path`, checked to be one of task 4's: square RGB photos in, the
+    two classes out (task 2's MLP, say, is one sentence rather than a traceback)."""
+    model = read_keras_model(path, "--model", "python -m tasks.task4 train")
+    shape = model.input_shape
+    if not (isinstance(shape, tuple) and len(shape) == 4 and shape[1] and shape[1] == shape[2]
+            and shape[3] == 3 and model.output_shape[-1] == len(LABELS)):
+        raise UsageError(must_be("--model", "a Dogs-vs-Cats model of python -m tasks.task4 "
+                                 f"train (square RGB photos in, {len(LABELS)} classes out, "
+                                 f"not {shape} in)", str(path)))
+    return model
 
+
+def submit(args, run):
     from data.dogs import check_images, find_root, list_test
 
     if not Path(args.model).is_file():
@@ -175,7 +186,7 @@ def submit(args, run):
     if not files:
         raise UsageError("none of the test photos could be read.")
 
-    model = keras.models.load_model(args.model, compile=False)
+    model = read_photo_model(args.model)
     image_size = int(model.input_shape[1])
     dog = predict_dog(model, files, image_size, tta=args.tta)
     text = submission_text(ids, dog, args.probabilities)

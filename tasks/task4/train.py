@@ -50,7 +50,7 @@ def train(recipe, data_dir, run, started=None, refit_budget=None) -> dict:
     prior_rows = previous_rows(run)
     if finished(run):
         print(f"{run.path} already holds a finished run; pass --overwrite to train again.")
-        return read_json(run.file("metrics.json"))
+        return finished_metrics(run)
     prior_seconds = prior_rows[-1].get("elapsed_seconds", 0.0) if prior_rows else 0.0
 
     def clock():  # wall-clock seconds of this run, earlier attempts included
@@ -111,6 +111,17 @@ def fit_to_budget(recipe, run, data, clock, refit_budget):
           f"({timing['epoch_seconds']:.1f} s each, timed)", flush=True)
     run.record(recipe=fitted.to_dict(), afforded=timing)
     return fitted
+
+
+def finished_metrics(run) -> dict:
+    """A finished run's metrics.json, or one sentence when it cannot be read."""
+    from suite.io import read_record
+    from training.checkpoints import unreadable
+
+    metrics = read_record(run.file("metrics.json"), ("val_accuracy",))
+    if metrics is None:
+        raise unreadable(run.file("metrics.json"), "not a finished run's metrics")
+    return metrics
 
 
 def finished(run) -> bool:

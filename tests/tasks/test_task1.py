@@ -137,9 +137,9 @@ def test_search_scores_each_configuration_by_its_best_evaluation(tmp_path):
 
 @pytest.mark.parametrize("argv, sentence", [
     (["init", "--inits", "zero,he"], "--inits must be one or more of zero, normal, glorot, "
-     "fan_in (comma separated); got 'zero,he'."),
+     "fan_in (comma separated); got 'zero,he'"),
     (["search", "--activations", "relu,softmax"], "--activations must be one or more of relu, "
-     "sigmoid, tanh, improved_sigmoid, linear (comma separated); got 'relu,softmax'."),
+     "sigmoid, tanh, improved_sigmoid, linear (comma separated); got 'relu,softmax'"),
     (["gradcheck", "--hidden", "8", "--layer", "2"], "--layer must be in 0..1; got 2."),
     (["init", "--activation", "swish"], "--activation must be one of relu, sigmoid, tanh, "
      "improved_sigmoid; got 'swish'"),

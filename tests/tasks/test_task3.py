@@ -251,10 +251,11 @@ def test_batch_norm_first_epoch_is_measured_again_without_the_start_share(monkey
 
 
 def test_cifar10_cnn_bad_models_is_one_sentence(tmp_path, fake_data, capsys):
-    status = run(["cifar10-cnn", "--quick", "--dataset", "fashion_mnist", "--models", "big",
-                  "--out", str(tmp_path / "c")])
-    assert status == 2
-    assert "--models must be one or more of course, strong (comma separated); got 'big'." in \
+    with pytest.raises(SystemExit) as exit_:  # read as the flag is parsed, before any folder
+        run(["cifar10-cnn", "--quick", "--dataset", "fashion_mnist", "--models", "big",
+             "--out", str(tmp_path / "c")])
+    assert exit_.value.code == 2 and not (tmp_path / "c").exists()
+    assert "--models must be one or more of course, strong (comma separated); got 'big'" in \
         capsys.readouterr().err
 
 

@@ -223,7 +223,6 @@ def test_all_hands_the_recipe_flags_on_to_train(tmp_path, monkeypatch):
                                                   "net that takes photos of any size)"),
     (["--progressive", "32"], "progressive must be under the image size (32); got 32."),
     (["--hparams", "HPARAMS"], "--hparams "),
-    (["--seed", "-1"], "seed must be an integer from 0 up to "),
 ])
 def test_a_recipe_that_cannot_be_is_one_sentence_and_no_folder(flags, problem, tmp_path,
                                                                 capsys):

@@ -26,6 +26,15 @@ RECIPE_FLAGS = ("optimizer", "lr", "batch_size", "epochs", "warmup", "whiten", "
                 "cutout", "label_smoothing", "weight_decay", "ema", "engine", "patience",
                 "image_size", "progressive", "precision", "limit", "refit", "holdout", "seed")
 
+
+
+def field_arg(flag: str, help: str):
+    """A flag that sets the recipe field of its name (`FIELD_OF` where they differ),
+    parsed by that field's rule."""
+    name = flag.removeprefix("--").replace("-", "_")
+    return arg(flag, type=flag_type(FIELD_OF.get(name, name)), help=help)
+
+
 AUGMENT_HELP = "; ".join(f"{name}: {config.describe()}" for name, config in AUGMENTS.items())
 PRECISION_HELP = "; ".join(f"{name}: {note}" for name, note in PRECISION_NOTES.items())
 
@@ -33,24 +42,24 @@ ARGUMENTS = [
     arg("--model", choices=MODEL_NAMES, default="cpu_net",
         help="the net to train (vgg13 is the report's 45M-parameter VGG: hours an epoch on "
              "a CPU)"),
-    arg("--width", type=flag_type("width"),
-        help="cpu_net's width: the filters of its first full block, doubled at each later "
+    field_arg("--width",
+        "cpu_net's width: the filters of its first full block, doubled at each later "
              "one (default: the recipe's, wider when the budget affords many epochs here)"),
     arg("--hparams", help="a best_hparams.json from tuning/: the recipe fields a search chose "
         "(learning_rate, batch_size, depth, kernel_size, optimizer, ...), over the net's "
         "recipe and under the flags given here; names the net too"),
     arg("--optimizer", choices=OPTIMIZERS, help="default: the net's recipe"),
-    arg("--lr", type=flag_type("learning_rate"),
-        help="learning rate, the schedule's peak under a budget (default: the recipe's)"),
-    arg("--batch-size", type=flag_type("batch_size"), help="default: the net's recipe"),
-    arg("--epochs", type=flag_type("epochs"), help="at most this many epochs (default: the "
+    field_arg("--lr",
+        "learning rate, the schedule's peak under a budget (default: the recipe's)"),
+    field_arg("--batch-size", "default: the net's recipe"),
+    field_arg("--epochs", "at most this many epochs (default: the "
         "recipe's; under a budget, as many as fit)"),
-    arg("--budget-minutes", type=flag_type("budget_minutes"),
-        help="wall-clock minutes for the whole run, data loading included: the first epoch "
+    field_arg("--budget-minutes",
+        "wall-clock minutes for the whole run, data loading included: the first epoch "
              "is timed, the epochs that fit are planned and the learning rate decays to zero "
              "at the last (cosine); cpu_net's recipe then warms up and runs a one-cycle"),
-    arg("--warmup", type=flag_type("warmup"),
-        help="under --budget-minutes, raise the learning rate linearly from near zero to "
+    field_arg("--warmup",
+        "under --budget-minutes, raise the learning rate linearly from near zero to "
              "its peak over this many epochs (fractions allowed) before the cosine brings it "
              "down: a one-cycle schedule (0 = off; default: the recipe's)"),
     arg("--whiten", action=argparse.BooleanOptionalAction,
@@ -62,44 +71,44 @@ ARGUMENTS = [
              "report; default: the recipe's"),
     arg("--no-augment", dest="augment", action="store_const", const="none",
         help="the same as --augment none: the photos as they are"),
-    arg("--cutout", type=flag_type("cutout"),
-        help="after the augmentation, erase from each training photo a square of this "
+    field_arg("--cutout",
+        "after the augmentation, erase from each training photo a square of this "
              "share of its side at a random place, filled with the photo's mean colour "
              "(0 = off; default: the recipe's)"),
-    arg("--label-smoothing", type=flag_type("label_smoothing"),
-        help="label smoothing s: the targets are 1 - s/2 for the photo's class and s/2 for "
+    field_arg("--label-smoothing",
+        "label smoothing s: the targets are 1 - s/2 for the photo's class and s/2 for "
              "the other (0 = off; default: the recipe's)"),
-    arg("--weight-decay", type=flag_type("weight_decay"),
-        help="decoupled weight decay (AdamW's for Adam): each step shrinks the kernels by "
+    field_arg("--weight-decay",
+        "decoupled weight decay (AdamW's for Adam): each step shrinks the kernels by "
              "this times the learning rate (biases and batch norm never decay; default 0)"),
-    arg("--ema", type=flag_type("ema"),
-        help="an exponential moving average of the weights, decay d per step (0.999 "
+    field_arg("--ema",
+        "an exponential moving average of the weights, decay d per step (0.999 "
              "averages over the last ~1,000 steps): validated, checkpointed and saved as "
              "model.keras in place of the raw weights, which train on (default 0 = off)"),
     arg("--engine", choices=ENGINES,
         help="augmentation engine: fast (tf.data affine; the default) or legacy "
              "(ImageDataGenerator itself)"),
-    arg("--patience", type=flag_type("patience"),
-        help="stop after this many epochs without a better val_accuracy (0 = never; "
+    field_arg("--patience",
+        "stop after this many epochs without a better val_accuracy (0 = never; "
              "default: never under --budget-minutes, whose learning rate reaches zero only "
              "at the budget's last epoch, else the recipe's)"),
-    arg("--image-size", type=flag_type("image_size"),
-        help="photos are resized to this side (default 64, the competition's)"),
-    arg("--progressive", type=flag_type("progressive"),
-        help="progressive resizing: the first half of the epochs train on photos shrunk to "
+    field_arg("--image-size",
+        "photos are resized to this side (default 64, the competition's)"),
+    field_arg("--progressive",
+        "progressive resizing: the first half of the epochs train on photos shrunk to "
              "this side after their augmentation, the rest at --image-size, which is what "
              "validation, model.keras and submit use; cpu_net only (default 0 = off)"),
     arg("--precision", choices=PRECISIONS, default="auto",
         help=f"arithmetic of the training steps: {PRECISION_HELP}; model.keras is saved in "
              "float32 either way"),
-    arg("--limit", type=flag_type("limit"), help="at most this many photos per class"),
+    field_arg("--limit", "at most this many photos per class"),
     arg("--refit", action="store_true", default=None,
         help="train the final model on every labelled photo (the training and validation "
              "split together) with the same recipe and budget, as Kaggle entrants do once "
              "the recipe is chosen on the split: nothing is held out, so nothing is "
              "validated, and model.keras holds the last (annealed) weights"),
-    arg("--holdout", type=flag_type("holdout"),
-        help="keep this many labelled photos of each class out of training and validation "
+    field_arg("--holdout",
+        "keep this many labelled photos of each class out of training and validation "
              "alike, and score the final model on them at the end: what a model chosen on "
              "the split, or refitted on it, gives on photos it never saw (default 0)"),
 ]

@@ -74,7 +74,3 @@ def commands(parser) -> list[str]:
 
 def all_clis() -> list[Cli]:
     return task_clis() + other_clis()
-
-
-# Commands still expected to fail the fuzz contract (none today): name -> why.
-REWORKED: dict[str, str] = {}

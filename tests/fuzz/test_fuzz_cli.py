@@ -1,18 +1,17 @@
 """Every command line, fuzzed: generated argument lists end in exit 0 or 2, never a traceback.
 
 For each command of `clis.all_clis()` (every experiment of tasks 1-4, `tasks report`,
-`tuning.vgg`, task 4's `portable`, the benchmarks), Hypothesis draws argument lists from the
-command's own flags (read from its parser), each flag with values of the wrong type, sign or
-size, NaN and infinities, empty, very long and non-ASCII text, and paths that are missing,
-unwritable, a file where a folder is wanted and the reverse, or files of the wrong kind. Each
-run must end in exit status 0 or 2; a 2 is exactly one line on stderr and leaves the
-sandbox as it was (no half-written results folder). An argument list that passes every
-check is stopped where the real work would start (`harness.ReachedTraining`).
+`tasks reproduce`, `tuning.vgg`, task 4's `portable`, the benchmarks), Hypothesis draws
+argument lists from the command's own flags (read from its parser), each flag with values of
+the wrong type, sign or size, NaN and infinities, empty, very long and non-ASCII text, and
+paths that are missing, unwritable, a file where a folder is wanted and the reverse, or files
+of the wrong kind. Each run must end in exit status 0 or 2; a 2 is exactly one line on
+stderr and leaves the sandbox as it was (no half-written results folder). An argument list
+that passes every check is stopped where the real work would start (`harness.ReachedTraining`).
 
 Derandomised, `EXAMPLES` argument lists per command: the same lists on every run, so CI is
-repeatable. `FUZZ_EXAMPLES=N` tries more. The commands whose checks another engineer is
-reworking (`clis.REWORKED`) are expected to fail until then; test_found_cases.py lists
-their cases one by one.
+repeatable. `FUZZ_EXAMPLES=N` tries more. What the first runs found is kept case by case
+in test_found_cases.py.
 """
 
 from __future__ import annotations
@@ -25,14 +24,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz import harness
-from tests.fuzz.clis import REWORKED, all_clis
+from tests.fuzz.clis import all_clis
 
 pytestmark = pytest.mark.faults
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
-CLIS = [pytest.param(cli, id=cli.name, marks=[pytest.mark.xfail(
-    strict=False, reason=REWORKED[cli.name])] if cli.name in REWORKED else [])
-    for cli in all_clis()]
+CLIS = [pytest.param(cli, id=cli.name) for cli in all_clis()]
 
 # Values no flag should take without a sentence: wrong type, sign, size, NaN, empty, long.
 HOSTILE = ["", " ", "0", "-1", "-0", "1", "2", "3", "0.5", "1.5", "-5", "1e308", "1e-320",

@@ -6,6 +6,7 @@ TensorFlow); the whole plan on generated data is in test_faults_reproduce.py."""
 import json
 import os
 import re
+import signal
 import textwrap
 
 import pytest
@@ -24,6 +25,9 @@ FAKE_STEP = textwrap.dedent('''
     import json, os, signal, sys, time
     from pathlib import Path
 
+    # Ctrl-C as in a terminal, even where this test runs with SIGINT ignored (a job started
+    # in the background with `&` inherits that).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     out, mode = Path(sys.argv[1]), sys.argv[2]
     with open(out.parent / "calls.txt", "a") as f:
         f.write(out.name + "\\n")
@@ -174,7 +178,17 @@ def test_another_mode_or_a_step_still_running_is_refused(fake, capsys):
                                    f"runs (process {os.getpid()})" in err
 
 
-def test_ctrl_c_stops_the_step_says_how_to_resume_and_the_next_run_does(fake, capsys):
+@pytest.fixture
+def terminal_ctrl_c():
+    """Ctrl-C raises KeyboardInterrupt here, as in a terminal, even where the tests run with
+    SIGINT ignored (a job started in the background with `&` inherits that)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_stops_the_step_says_how_to_resume_and_the_next_run_does(fake, capsys,
+                                                                         terminal_ctrl_c):
     fake.steps = [("a", "ok", ()), ("b", "interrupt-once", ()), ("c", "ok", ())]
     assert reproduce(fake.runs) == 130
     err = capsys.readouterr().err

@@ -27,12 +27,16 @@ RECIPE_FLAGS = ("optimizer", "lr", "batch_size", "epochs", "warmup", "whiten", "
                 "image_size", "progressive", "precision", "limit", "refit", "holdout", "seed")
 
 
+def field_of(name: str) -> str:
+    """The recipe field a flag (its argparse name) sets."""
+    return FIELD_OF.get(name, name)
+
 
 def field_arg(flag: str, help: str):
-    """A flag that sets the recipe field of its name (`FIELD_OF` where they differ),
-    parsed by that field's rule."""
+    """A flag that sets the recipe field of its name (`field_of`), parsed by that field's
+    rule."""
     name = flag.removeprefix("--").replace("-", "_")
-    return arg(flag, type=flag_type(FIELD_OF.get(name, name)), help=help)
+    return arg(flag, type=flag_type(field_of(name)), help=help)
 
 
 AUGMENT_HELP = "; ".join(f"{name}: {config.describe()}" for name, config in AUGMENTS.items())
@@ -44,7 +48,7 @@ ARGUMENTS = [
              "a CPU)"),
     field_arg("--width",
         "cpu_net's width: the filters of its first full block, doubled at each later "
-             "one (default: the recipe's, wider when the budget affords many epochs here)"),
+        "one (default: the recipe's, wider when the budget affords many epochs here)"),
     arg("--hparams", help="a best_hparams.json from tuning/: the recipe fields a search chose "
         "(learning_rate, batch_size, depth, kernel_size, optimizer, ...), over the net's "
         "recipe and under the flags given here; names the net too"),
@@ -56,12 +60,12 @@ ARGUMENTS = [
         "recipe's; under a budget, as many as fit)"),
     field_arg("--budget-minutes",
         "wall-clock minutes for the whole run, data loading included: the first epoch "
-             "is timed, the epochs that fit are planned and the learning rate decays to zero "
-             "at the last (cosine); cpu_net's recipe then warms up and runs a one-cycle"),
+        "is timed, the epochs that fit are planned and the learning rate decays to zero "
+        "at the last (cosine); cpu_net's recipe then warms up and runs a one-cycle"),
     field_arg("--warmup",
         "under --budget-minutes, raise the learning rate linearly from near zero to "
-             "its peak over this many epochs (fractions allowed) before the cosine brings it "
-             "down: a one-cycle schedule (0 = off; default: the recipe's)"),
+        "its peak over this many epochs (fractions allowed) before the cosine brings it "
+        "down: a one-cycle schedule (0 = off; default: the recipe's)"),
     arg("--whiten", action=argparse.BooleanOptionalAction,
         help="cpu_net's stem conv whitens its patches and is not trained: its filters are "
              "the principal directions of 3x3 patches of the training photos and their "
@@ -73,31 +77,31 @@ ARGUMENTS = [
         help="the same as --augment none: the photos as they are"),
     field_arg("--cutout",
         "after the augmentation, erase from each training photo a square of this "
-             "share of its side at a random place, filled with the photo's mean colour "
-             "(0 = off; default: the recipe's)"),
+        "share of its side at a random place, filled with the photo's mean colour "
+        "(0 = off; default: the recipe's)"),
     field_arg("--label-smoothing",
         "label smoothing s: the targets are 1 - s/2 for the photo's class and s/2 for "
-             "the other (0 = off; default: the recipe's)"),
+        "the other (0 = off; default: the recipe's)"),
     field_arg("--weight-decay",
         "decoupled weight decay (AdamW's for Adam): each step shrinks the kernels by "
-             "this times the learning rate (biases and batch norm never decay; default 0)"),
+        "this times the learning rate (biases and batch norm never decay; default 0)"),
     field_arg("--ema",
         "an exponential moving average of the weights, decay d per step (0.999 "
-             "averages over the last ~1,000 steps): validated, checkpointed and saved as "
-             "model.keras in place of the raw weights, which train on (default 0 = off)"),
+        "averages over the last ~1,000 steps): validated, checkpointed and saved as "
+        "model.keras in place of the raw weights, which train on (default 0 = off)"),
     arg("--engine", choices=ENGINES,
         help="augmentation engine: fast (tf.data affine; the default) or legacy "
              "(ImageDataGenerator itself)"),
     field_arg("--patience",
         "stop after this many epochs without a better val_accuracy (0 = never; "
-             "default: never under --budget-minutes, whose learning rate reaches zero only "
-             "at the budget's last epoch, else the recipe's)"),
+        "default: never under --budget-minutes, whose learning rate reaches zero only "
+        "at the budget's last epoch, else the recipe's)"),
     field_arg("--image-size",
         "photos are resized to this side (default 64, the competition's)"),
     field_arg("--progressive",
         "progressive resizing: the first half of the epochs train on photos shrunk to "
-             "this side after their augmentation, the rest at --image-size, which is what "
-             "validation, model.keras and submit use; cpu_net only (default 0 = off)"),
+        "this side after their augmentation, the rest at --image-size, which is what "
+        "validation, model.keras and submit use; cpu_net only (default 0 = off)"),
     arg("--precision", choices=PRECISIONS, default="auto",
         help=f"arithmetic of the training steps: {PRECISION_HELP}; model.keras is saved in "
              "float32 either way"),
@@ -109,8 +113,8 @@ ARGUMENTS = [
              "validated, and model.keras holds the last (annealed) weights"),
     field_arg("--holdout",
         "keep this many labelled photos of each class out of training and validation "
-             "alike, and score the final model on them at the end: what a model chosen on "
-             "the split, or refitted on it, gives on photos it never saw (default 0)"),
+        "alike, and score the final model on them at the end: what a model chosen on "
+        "the split, or refitted on it, gives on photos it never saw (default 0)"),
 ]
 
 
@@ -140,7 +144,7 @@ def recipe_from_args(args, afforded: float | None = None):
             resolve(args.model, args.budget_minutes, hparams=hparams)
         except UsageError as error:
             raise UsageError(f"--hparams {args.hparams}: {error}") from None
-    flags = {FIELD_OF.get(name, name): getattr(args, name) for name in RECIPE_FLAGS}
+    flags = {field_of(name): getattr(args, name) for name in RECIPE_FLAGS}
     if args.width is not None:
         flags["architecture"] = {"width": args.width}
     return resolve(args.model, args.budget_minutes, hparams=hparams, flags=flags,

@@ -96,6 +96,12 @@ def keras_costs(x, y) -> dict:
     net = compile_classifier(make_mlp((784,), 10, hidden=(500, 400)), keras.optimizers.Adam())
     built = time.perf_counter() - start
     first, seconds = timed(lambda: net.fit(x, y, batch_size=128, epochs=1, verbose=0))
+    # an epoch's fixed cost (callbacks, the epoch's end) is paid once per epoch of 50,000
+    # examples in the tasks, but would weigh on every example of this short one: time a
+    # quarter of it too and keep only the cost the other three quarters added
+    _, quarter = timed(lambda: net.fit(x[: len(x) // 4], y[: len(x) // 4], batch_size=128,
+                                       epochs=1, verbose=0))
+    seconds = max(seconds - quarter, seconds / 8) * 4 / 3
     images = x[: len(x) // 2].reshape(-1, 28, 28, 1)
     cnn = compile_classifier(make_cnn_206k((28, 28, 1), 10), keras.optimizers.Adam())
     _, cnn_seconds = timed(lambda: cnn.fit(images, y[: len(images)], batch_size=128, epochs=1,

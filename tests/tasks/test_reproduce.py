@@ -138,11 +138,20 @@ def test_only_and_skip_pick_steps_and_a_bad_name_is_one_sentence(fake, capsys):
     fake.steps = [("a", "ok", ()), ("b", "ok", ()), ("c", "ok", ())]
     assert reproduce(fake.runs, "--only", "a,c", "--skip", "c") == 0
     assert fake.calls() == ["a"]
+    left_out = {"status": "not run", "why": "left out of the last run (--only / --skip)"}
+    status = read_json(fake.runs / "reproduce.json")["steps"]
+    assert status["b"] == {**left_out, "covers": ["fake/b"]}  # the page says why, not "absent"
+    assert status["c"] == {**left_out, "covers": ["fake/c"]}
+    assert rp.steps_not_done(fake.runs)["fake", "b"].endswith("left out of the last run "
+                                                               "(--only / --skip)")
+    assert reproduce(fake.runs, "--only", "b") == 0  # a done step is never marked left out
+    assert read_json(fake.runs / "reproduce.json")["steps"]["a"]["status"] == "done"
+    assert fake.calls() == ["a", "b"]
     capsys.readouterr()
     assert reproduce(fake.runs, "--skip", "x") == 2
     err = capsys.readouterr().err
     assert err == "tasks reproduce: error: --skip must be step names among a, b, c; got 'x'.\n"
-    assert fake.calls() == ["a"]
+    assert fake.calls() == ["a", "b"]
     (fake.runs.parent / "a-file").write_text("")
     assert reproduce(fake.runs.parent / "a-file") == 2
     assert "--runs must be a folder of results" in capsys.readouterr().err

@@ -28,6 +28,10 @@ def main() -> dict:
     threads = default_threads()
     limit_threads(threads)
     import numpy as np
+
+    from suite.tf_quiet import import_tensorflow
+
+    import_tensorflow()  # without its start-up chatter on stderr
     import tensorflow as tf
 
     from data.augment import REPORT_AUGMENT, fast_augment, legacy_augmenter

@@ -51,7 +51,9 @@ def measure(args) -> dict:
     """Both feeds' images per second for the parsed flags (one JSON line printed)."""
     limit_threads(args.threads)
 
-    import keras
+    from suite.tf_quiet import import_tensorflow
+
+    keras = import_tensorflow()  # without its start-up chatter on stderr
 
     from data.arrays import array_dataset
     from models.cnn import make_strong_cnn

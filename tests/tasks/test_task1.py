@@ -109,6 +109,19 @@ def test_init_zero_stays_at_ln10_on_digits(tmp_path):
     assert all(abs(v - math.log(10)) < 0.01 for v in losses["zero"])
 
 
+def test_report_bs_nets_are_shown_beside_report_bs_figures_not_report_as(tmp_path):
+    task.main(["init", "--dataset", "digits", "--quick", "--out", str(tmp_path / "init"),
+               "--inits", "glorot", "--hidden", "24,12"])
+    text = (tmp_path / "init" / "report.md").read_text()
+    assert "| epoch | glorot (ours) | glorot (report B) |" in text
+    assert "| 1.55 |" in text and "| 1.935 |" not in text  # epoch 1: report B's, not A's
+    task.main(["search", "--dataset", "digits", "--quick", "--out", str(tmp_path / "search"),
+               "--lrs", "0.01", "--batch-sizes", "64", "--hidden1", "64", "--hidden2", "32",
+               "--activations", "relu", "--configs", "1", "--rungs", "1", "--min-params", "0"])
+    text = (tmp_path / "search" / "report.md").read_text()
+    assert "| validation accuracy | 97.2% (report B) |" in text and "98.42%" not in text
+
+
 def test_rerun_with_other_config_is_refused(tmp_path, capsys):
     args = ["tricks", "--dataset", "digits", "--quick", "--out", str(tmp_path)]
     assert task.main(args) == 0

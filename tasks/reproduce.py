@@ -299,6 +299,11 @@ def write_status(runs: Path, status: dict) -> None:
     atomic_write_json(runs / STATUS_FILE, {**status, "updated": now_text()})
 
 
+def not_run_record(step: Step, why: str) -> dict:
+    """reproduce.json's record of a step that was not run, and why."""
+    return {"status": "not run", "why": why, "covers": list(step.covers)}
+
+
 def covered(key: str):
     """'task3' -> 'task3'; 'task4/train' -> ('task4', 'train'): how the report looks it up."""
     return tuple(key.split("/", 1)) if "/" in key else key
@@ -486,7 +491,7 @@ def run_plan(runs: Path, steps: list[Step], status: dict, cost: dict) -> list[st
         missing = [name for name in step.after if records.get(name, {}).get("status") != "done"]
         if missing:
             why = f"needs {', '.join(missing)}, which did not finish"
-            records[step.name] = {"status": "not run", "why": why, "covers": list(step.covers)}
+            records[step.name] = not_run_record(step, why)
             write_status(runs, status)
             print(f"{head} not run: {why}")
             problems.append(step.name)
@@ -541,13 +546,12 @@ def reproduce(args) -> int:
     records = status.setdefault("steps", {})
     for step in chosen:
         if step.name in not_run:
-            records[step.name] = {"status": "not run", "why": not_run[step.name],
-                                  "covers": list(step.covers)}
+            records[step.name] = not_run_record(step, not_run[step.name])
     left_out = {step.name for step in steps} - {step.name for step in chosen}
     for step in steps:  # so that the page says why their findings have no figure
         if step.name in left_out and records.get(step.name, {}).get("status") != "done":
-            records[step.name] = {"status": "not run", "covers": list(step.covers),
-                                  "why": "left out of the last run (--only / --skip)"}
+            records[step.name] = not_run_record(step, "left out of the last run "
+                                                "(--only / --skip)")
     cost = machine_cost(status, args.data_dir)
     write_status(runs, status)
     planned = [step for step in chosen if step.name not in not_run]

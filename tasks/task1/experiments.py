@@ -201,7 +201,7 @@ def init(args, run):
 def _init_reported(hidden) -> tuple[str, dict]:
     """(which report, its losses per initialiser) for the net `hidden` names: report B's
     784-24-12-10, else report A's figures (its 784-500-400-10, the default)."""
-    if list(hidden) == [24, 12]:
+    if reported.is_report_b_init(hidden):
         return "report B", reported.INIT_LOSS_B
     return "report A", reported.INIT_LOSS
 
@@ -282,7 +282,8 @@ def search(args, run):
              f"{rungs[1:]}, the winner to {final_epochs} epochs. A configuration scores "
              f"its best validation evaluation; the winner's weights at that evaluation "
              f"meet the test set, once. " + (note + " " if note else "") + about_data(args, splits))
-    _search_report(run, trials, best, history, metrics, intro)
+    _search_report(run, trials, best, history, metrics, intro,
+                   reported.is_report_b_search(args.hidden1, args.hidden2))
 
 
 def _sample_configs(args, grid, input_size, num_classes):
@@ -360,8 +361,9 @@ def _compare_with_report_a(report, best, metrics, tried):
     ])
 
 
-def _search_report(run, trials, best, history, metrics, intro):
-    """trials.csv, history, metrics, the curves of the longest-trained and report.md."""
+def _search_report(run, trials, best, history, metrics, intro, report_b: bool):
+    """trials.csv, history, metrics, the curves of the longest-trained and report.md, beside
+    report B's figure when the search was of report B's net, else report A's."""
     table = sorted(trials, key=lambda t: (-t["epochs"], -t["val_accuracy"]))
     run.write_csv("trials.csv", [{k: _cell(t[k]) for k in SEARCH_COLUMNS} for t in table])
     run.write_history(history)
@@ -374,7 +376,7 @@ def _search_report(run, trials, best, history, metrics, intro):
     plot = line_plot(run, "search.png", series, "epoch", "validation accuracy",
                      "Successive halving: the longest-trained configurations")
     report = Report("Hyper-parameter search", intro)
-    if len(trials) == 1 and _describe(best) == _describe(reported.SEARCH_B):  # not a grid
+    if report_b:
         report.compare([["validation accuracy", f"{percent(reported.SEARCH_B_VAL, 1)} "
                          "(report B)", percent(best["val_accuracy"])],
                         ["test accuracy (once)", "–", percent(metrics["test_accuracy"])]])

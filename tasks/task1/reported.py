@@ -49,5 +49,21 @@ CIFAR10_NUMPY_TEST = 0.46  # 1 hidden layer of 100, lr 0.002, batch 200, 1,500 s
 INIT_LOSS_B = {"zero": [2.3] * 10,
                "normal": [3.41, 2.25, 2.20, 2.18, 2.16, 2.15, 2.13, 2.11, 2.08, 2.03],
                "glorot": [1.55, 0.55, 0.40, 0.35, 0.32, 0.30, 0.29, 0.27, 0.26, 0.25]}
-SEARCH_B = {"lr": 0.01, "batch_size": 64, "hidden": "64-32", "activation": "relu"}  # 50 epochs
-SEARCH_B_VAL = 0.972
+SEARCH_B_VAL = 0.972  # 64-32 ReLU, lr 0.01, batch 64, 50 epochs
+
+
+def is_report_b_init(hidden) -> bool:
+    """Whether `init --hidden` (parsed, or as a config.json holds it) names report B's net,
+    784-24-12-10."""
+    return _sizes(hidden) == [24, 12]
+
+
+def is_report_b_search(hidden1, hidden2) -> bool:
+    """Whether `search --hidden1 --hidden2` (parsed, or from a config.json) search report
+    B's 64-32 net alone."""
+    return _sizes(hidden1) == [64] and _sizes(hidden2) == [32]
+
+
+def _sizes(values) -> list | None:
+    """Layer sizes as a list; None for anything else (absent, or a garbled config)."""
+    return list(values) if isinstance(values, (list, tuple)) else None

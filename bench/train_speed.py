@@ -162,8 +162,8 @@ def child(engine: str, data_dir: str, photos: int, epochs: int) -> float:
         every wait for a batch, not the set-up and tear-down of the epoch's iterator. That
         tear-down waited (on a 2-core AVX2 EPYC) up to ~4 s after a 6-s epoch, so that one
         `fit` of 2,048 photos took 10.24 s whatever the engine; it went with tf.data's
-        autotuning off, so it seems to wait for the autotuner to wake: a cost fixed in time,
-        out of all proportion at this size and not at 18,000 photos."""
+        autotuning off, so it seems to wait for the autotuner to wake. The suite's pipelines
+        now run without it (`data.dogs`), as `train`'s epoch turns stalled the same way."""
 
         def on_train_batch_begin(self, batch, logs=None):
             if batch == 0:

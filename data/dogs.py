@@ -288,9 +288,10 @@ def make_dataset(files, labels=None, batch_size: int = 16, image_size: int = 64,
     """A `tf.data.Dataset` of (images, labels) batches, or images alone without labels.
 
     Images are float32 in [0, 1], `image_size` square, RGB. The pipeline, in order:
-    parallel decode and resize (`AUTOTUNE` workers), cache the uint8 pixels in memory
-    (18,000 photos at 64x64 are 220 MB), shuffle the whole set every epoch, batch, augment
-    the batch on the config's engine (one affine resample per image), rescale, prefetch.
+    parallel decode and resize, cache the uint8 pixels in memory (18,000 photos at 64x64
+    are 220 MB), shuffle the whole set every epoch, batch, augment the batch on the
+    config's engine (one affine resample per image), rescale, prefetch two batches; without
+    tf.data's autotuner (see `_batched`).
 
     Args:
         files: image paths; unreadable ones are dropped (see `check_images`).
@@ -347,7 +348,13 @@ def _batched(dataset, size: int, batch_size: int, augment, shuffle: bool, seed: 
         dataset = dataset.shuffle(size, seed=seed, reshuffle_each_iteration=True)
     dataset = _scaled_and_augmented(dataset.batch(batch_size), augment, seed, labelled,
                                     resize)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    # tf.data's autotuner off: Keras makes fresh iterators every epoch, and tearing one down
+    # waits for the autotuner's thread to wake, which left both cores idle for seconds at
+    # many of `train`'s epoch turns. AUTOTUNE's parallelism then stays at its start, the
+    # cores there are; two batches are prepared ahead.
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return dataset.prefetch(2).with_options(options)
 
 
 def _readable_only(files: list[str], labels):

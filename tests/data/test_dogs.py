@@ -127,6 +127,16 @@ def test_decoded_arrays_are_the_pipelines_pixels(tmp_path):
     assert [len(b[1]) for b in batches] == [3, 1]
 
 
+def test_pipelines_run_without_the_autotuner(tmp_path):
+    # Tearing down an autotuned iterator waits for the autotuner's thread to wake: seconds
+    # with idle cores at each epoch turn of `train` (data.dogs._batched).
+    arrays, files, labels = pngs(tmp_path)
+    for pipeline in (make_dataset(files, labels, batch_size=2, image_size=16, shuffle=True),
+                     array_pipeline(arrays, labels, batch_size=2)):
+        assert pipeline.options().autotune.enabled is False
+        assert sum(len(y) for _, y in pipeline) == len(labels)
+
+
 def test_test_photos_are_listed_by_numeric_id_with_the_other_files_named(tmp_path):
     for name in ("10.jpg", "9.JPG", "100.png", "notes.txt", "cat.1.jpg", "7.tmp"):
         (tmp_path / name).write_bytes(b"x")

@@ -236,3 +236,33 @@ def test_a_recipe_that_cannot_be_is_one_sentence_and_no_folder(flags, problem, t
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("task4: error: ") and problem in line
     assert not out.exists()  # refused before a results folder was made
+
+
+def test_all_with_refit_trains_then_submits_its_model_without_analyze(tmp_path, monkeypatch):
+    # analyze's photos are the split's validation ones, which a refit trains on.
+    from suite.io import read_json
+    from suite.runs import RunDir
+
+    ran = []
+
+    def run(args):
+        ran.append((args.experiment, getattr(args, "model", None), recipe_from_args(args).refit
+                    if args.experiment == "train" else None))
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        metrics = {"model": "cpu_net", "params": 1, "val_accuracy": None, "epochs": 2,
+                   "train_seconds": 3.0, "rows": 4}
+        (Path(args.out) / "metrics.json").write_text(json.dumps(metrics))
+
+    monkeypatch.setattr(task, "run", run)
+    for flags, steps in ((["--refit"], ["train", "submit"]),
+                         ([], ["train", "analyze", "submit"])):
+        (tmp_path / str(len(steps))).mkdir()
+        out = RunDir(tmp_path / str(len(steps)), {})
+        run_all(task.parser().parse_args(["all", "--model", "cpu_net", *flags]), out)
+        assert [name for name, _, _ in ran] == steps
+        assert ran[0][2] is bool(flags)
+        assert ran[-1][1] == str(out.path / "train" / "model.keras")
+        assert read_json(out.file("metrics.json"))["submission_rows"] == 4
+        assert ("refitted on every labelled photo" in out.file("report.md").read_text()) \
+            is bool(flags)
+        ran.clear()

@@ -350,8 +350,8 @@ def _batched(dataset, size: int, batch_size: int, augment, shuffle: bool, seed: 
                                     resize)
     # tf.data's autotuner off: Keras makes fresh iterators every epoch, and tearing one down
     # waits for the autotuner's thread to wake, which left both cores idle for seconds at
-    # many of `train`'s epoch turns. AUTOTUNE's parallelism then stays at its start, the
-    # cores there are; two batches are prepared ahead.
+    # many of `train`'s epoch turns. AUTOTUNE's parallelism then stays at tf.data's starting
+    # value; two batches are prepared ahead.
     options = tf.data.Options()
     options.autotune.enabled = False
     return dataset.prefetch(2).with_options(options)

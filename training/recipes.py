@@ -355,12 +355,16 @@ class BudgetRule:
 # Under any budget the CPU net runs a one-cycle: two epochs' warm-up to twice its rate, then
 # the cosine. A budget that affords many epochs of it trains it wider, on the strong
 # augmentation (a wide net learns the medium-augmented photos by heart): width 48 costs about
-# twice width 32's epoch, width 64 about 3.5 times, so each tier keeps about 45 epochs.
+# twice width 32's epoch, width 64 about 3.5 times, so each tier keeps about 45 epochs. Past
+# that, width 64 learns even the strongly augmented 64-pixel photos by heart, so a budget
+# that affords still more spends it on pixels: 96-pixel photos, whose epoch costs about six
+# times the timed one's, so that tier keeps about 65 epochs or more.
 # (README, "Recipes", has the runs behind each.)
 BUDGET_RULES = {
     "cpu_net": (BudgetRule(0, (("learning_rate", 4e-3), ("warmup", 2.0))),
                 BudgetRule(90, (("augment", "strong"), ("architecture", (("width", 48),)))),
-                BudgetRule(160, (("architecture", (("width", 64),)),))),
+                BudgetRule(160, (("architecture", (("width", 64),)),)),
+                BudgetRule(400, (("image_size", 96),))),
 }
 
 

@@ -186,6 +186,22 @@ def test_a_budget_that_affords_more_epochs_widens_cpu_net_and_stops_early_stoppi
                                      "30", afforded=10_000).arch
 
 
+def test_a_budget_that_affords_still_more_epochs_spends_them_on_pixels():
+    pixels = BUDGET_RULES["cpu_net"][-1]
+    larger = dict(pixels.changes)["image_size"]
+    plain = recipe_of("train").image_size
+
+    def recipe(afforded, *flags):
+        return recipe_of("train", "--budget-minutes", "120", *flags, afforded=afforded)
+
+    assert recipe(None).image_size == recipe(pixels.epochs - 1).image_size == plain < larger
+    assert recipe(pixels.epochs).image_size == larger
+    assert recipe(pixels.epochs).arch["width"] == recipe(pixels.epochs - 1).arch["width"]
+    assert recipe(pixels.epochs, "--image-size", "80").image_size == 80  # a flag wins
+    assert recipe(pixels.epochs, "--model", "vgg13").image_size == plain
+    assert recipe_of("train", afforded=pixels.epochs).image_size == plain  # no budget
+
+
 def test_all_hands_the_recipe_flags_on_to_train(tmp_path, monkeypatch):
     handed = []
 
